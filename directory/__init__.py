@@ -1,0 +1,161 @@
+"""The Dry Needling Directory: a Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from directory.config import Defaults
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error pages, commands, schema."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("DIRECTORY_INSTANCE_PATH") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    if app.config["AUTO_UPGRADE"]:
+        upgrade_schema(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Layers: defaults → instance/config.py → DIRECTORY_* environment (or the tests' dict)."""
+    app.config.from_object(Defaults)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env(prefix="DIRECTORY")
+    else:
+        app.config.update(test_config)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(instance)
+    url = app.config.get("DATABASE_URL") or app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        url = f"sqlite:///{instance / 'directory.sqlite3'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+    app.config["MAIL_OUTBOX"] = app.config.get("MAIL_OUTBOX") or str(instance / "outbox")
+    app.config["UPLOAD_FOLDER"] = app.config.get("UPLOAD_FOLDER") or str(instance / "uploads")
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given without a driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """Read the secret key kept in instance/, creating a random one on first run."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to this app."""
+    from directory import models  # noqa: F401  (every table known to Alembic)
+    from directory.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    _sqlite_pragmas(app)
+
+    from directory.accounts.services import load_user
+
+    login_manager.user_loader(load_user)
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """Foreign keys on, and write-ahead logging, for every SQLite connection."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    from directory.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per feature."""
+    from directory.accounts.routes import bp as accounts
+    from directory.admin.routes import bp as admin
+    from directory.profiles.routes import bp as profiles
+    from directory.public.routes import bp as public
+
+    app.register_blueprint(public)
+    app.register_blueprint(accounts)
+    app.register_blueprint(profiles)
+    app.register_blueprint(admin)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Error pages in the site's style."""
+    from directory.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and globals the templates share."""
+    from directory.templating import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """`flask --app wsgi ...` commands."""
+    from directory.cli import register
+
+    register(app)
+
+
+def upgrade_schema(app: Flask) -> None:
+    """Bring the database to the newest migration."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade(directory=str(PACKAGE / "migrations"))

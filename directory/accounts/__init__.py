@@ -1,0 +1,1 @@
+"""Accounts: sign-up, e-mail confirmation, login, password reset, account settings."""

@@ -1,0 +1,114 @@
+"""Account forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from directory.accounts.passwords import MAX_LENGTH, password_problem
+from directory.accounts.services import email_taken
+from directory.forms import StrippedStringField
+
+EMAIL = [DataRequired("Enter your e-mail address."), Length(max=254),
+         Email("Enter an e-mail address like name@example.com.")]
+
+
+def strong_password(form, field) -> None:
+    """The password rules of passwords.py, as a field error."""
+    email = form.email.data if hasattr(form, "email") else None
+    problem = password_problem(field.data or "", email)
+    if problem:
+        raise ValidationError(problem)
+
+
+class SignupForm(FlaskForm):
+    """A practitioner's sign-up."""
+
+    full_name = StrippedStringField("Full name", validators=[
+        DataRequired("Enter your full name."), Length(max=120)])
+    email = EmailField("E-mail address", validators=EMAIL)
+    password = PasswordField("Password", validators=[DataRequired("Choose a password."),
+                                                     strong_password],
+                             description="At least 12 characters; not a common password.")
+    confirm = PasswordField("Repeat password", validators=[
+        DataRequired("Repeat your password."),
+        EqualTo("password", "The two passwords are not the same.")])
+    submit = SubmitField("Create account")
+
+    def validate_email(self, field) -> None:
+        """Each e-mail address has one account."""
+        if field.data and email_taken(field.data):
+            raise ValidationError("An account with that e-mail address already exists. "
+                                  "Log in or reset your password.")
+
+
+class LoginForm(FlaskForm):
+    """Log in."""
+
+    email = EmailField("E-mail address", validators=EMAIL)
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."),
+                                                     Length(max=MAX_LENGTH)])
+    remember = BooleanField("Keep me logged in on this device")
+    submit = SubmitField("Log in")
+
+
+class ResendConfirmationForm(FlaskForm):
+    """Ask for a new confirmation link."""
+
+    submit = SubmitField("Send a new confirmation link")
+
+
+class ForgotPasswordForm(FlaskForm):
+    """Ask for a password reset link."""
+
+    email = EmailField("E-mail address", validators=EMAIL)
+    submit = SubmitField("Send reset link")
+
+
+class ResetPasswordForm(FlaskForm):
+    """Choose a new password from a reset link."""
+
+    password = PasswordField("New password", validators=[DataRequired("Choose a password."),
+                                                         strong_password],
+                             description="At least 12 characters; not a common password.")
+    confirm = PasswordField("Repeat new password", validators=[
+        DataRequired("Repeat your new password."),
+        EqualTo("password", "The two passwords are not the same.")])
+    submit = SubmitField("Set new password")
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change the password while logged in (fields prefixed: it shares a page)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("prefix", "pw")
+        super().__init__(*args, **kwargs)
+
+    current_password = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password."), Length(max=MAX_LENGTH)])
+    password = PasswordField("New password", validators=[DataRequired("Choose a password."),
+                                                         strong_password],
+                             description="At least 12 characters; not a common password.")
+    confirm = PasswordField("Repeat new password", validators=[
+        DataRequired("Repeat your new password."),
+        EqualTo("password", "The two passwords are not the same.")])
+    submit = SubmitField("Change password")
+
+
+class ChangeEmailForm(FlaskForm):
+    """Change the e-mail address while logged in (fields prefixed: it shares a page)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("prefix", "em")
+        super().__init__(*args, **kwargs)
+
+    email = EmailField("New e-mail address", validators=EMAIL)
+    current_password = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password."), Length(max=MAX_LENGTH)])
+    submit = SubmitField("Change e-mail address")
+
+    def validate_email(self, field) -> None:
+        """The new address must be free."""
+        if field.data and email_taken(field.data):
+            raise ValidationError("An account with that e-mail address already exists.")

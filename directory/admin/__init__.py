@@ -1,0 +1,1 @@
+"""Administration: verification queue, programs, rules, audit log."""

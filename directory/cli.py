@@ -1,0 +1,56 @@
+"""`flask --app wsgi ...` commands."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask, current_app
+
+from directory.accounts import services as accounts
+from directory.accounts.passwords import password_problem
+
+
+def register(app: Flask) -> None:
+    """Add the commands to the app."""
+    app.cli.add_command(create_admin)
+    app.cli.add_command(demo)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--password-env", default="DIRECTORY_ADMIN_PASSWORD", show_default=True,
+              help="Read the password from this environment variable instead of asking.")
+def create_admin(email: str, password_env: str) -> None:
+    """Create an administrator account (the only way to make one)."""
+    password = os.environ.get(password_env)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, email)
+    if problem:
+        raise click.ClickException(problem)
+    try:
+        user = accounts.create_admin(email, password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Administrator {user.email} created.")
+
+
+@click.group()
+def demo() -> None:
+    """Demo data for trying the site locally."""
+
+
+@demo.command("seed")
+def demo_seed() -> None:
+    """Fill an empty database with demo practitioners and an admin; print the admin login."""
+    from directory.demo import admin_login, seed
+
+    created = seed()
+    email, password = admin_login(current_app.instance_path)
+    if created:
+        click.echo(f"Demo data created: {created} demo practitioners.")
+    else:
+        click.echo("The database already has accounts: no demo data added.")
+    if email:
+        click.echo(f"Demo admin login: {email} / {password}  (kept in instance/demo-admin.txt)")

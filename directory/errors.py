@@ -1,0 +1,40 @@
+"""Error pages in the site's style (JSON for /api/)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to see this page.",
+    404: "We could not find that page.",
+    405: "That action is not allowed here.",
+    413: "That upload is too large.",
+    429: "Too many requests. Please wait a moment and try again.",
+    500: "Something went wrong on our side. It has been logged.",
+}
+
+
+def _render(code: int, message: str):
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": code, "message": message, "field": None}), code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def register(app: Flask) -> None:
+    """Install handlers for HTTP errors, CSRF failures and uncaught exceptions."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render(400, "Your form expired or was sent from elsewhere. Please try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = error.code or 500
+        return _render(code, MESSAGES.get(code, error.description or "Error"))
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError):
+        return _render(500, MESSAGES[500])

@@ -1,0 +1,18 @@
+"""All models, imported here so Alembic and the app see the whole schema."""
+
+from directory.models.audit import AuditEvent, record
+from directory.models.credential import (
+    CERT_STATUSES,
+    Certification,
+    JurisdictionRule,
+    ProgramAlias,
+    TrainingProgram,
+)
+from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
+from directory.models.user import ROLES, User
+
+__all__ = [
+    "CERT_STATUSES", "ROLES", "AuditEvent", "Certification", "JurisdictionRule",
+    "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias", "TrainingProgram",
+    "User", "record",
+]

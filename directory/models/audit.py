@@ -1,0 +1,51 @@
+"""The audit log: append-only, written in the same transaction as the change it records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from directory.models.base import db, utcnow
+from directory.models.user import User
+
+
+class AuditEvent(db.Model):
+    """Who did what to which record, and when. Never updated or deleted by the app."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_subject", "subject_type", "subject_id"),
+        Index("ix_audit_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.action} {self.subject_type}:{self.subject_id}>"
+
+
+def record(action: str, subject: Any = None, actor: User | None = None,
+           **detail: Any) -> AuditEvent:
+    """Add an audit event to the session; the caller's commit makes it durable with the change."""
+    event = AuditEvent(
+        action=action,
+        actor=actor,
+        subject_type=type(subject).__tablename__ if subject is not None else "system",
+        subject_id=getattr(subject, "id", None),
+        detail=detail,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,135 @@
+"""Practitioners, their tags (techniques, conditions, languages) and practice locations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from directory.models.base import TimestampMixin, db
+from directory.models.user import User
+
+TAG_KINDS = ("technique", "condition", "language")
+GEO_PRECISIONS = ("exact", "postcode", "place")
+
+
+class Practitioner(TimestampMixin, db.Model):
+    """A practitioner's public profile; one per practitioner account."""
+
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    post_nominals: Mapped[str] = mapped_column(String(80), default="")
+    profession: Mapped[str | None] = mapped_column(String(32))
+    licence_number: Mapped[str] = mapped_column(String(60), default="")
+    licence_country: Mapped[str | None] = mapped_column(String(2))
+    licence_region: Mapped[str | None] = mapped_column(String(10))
+    bio: Mapped[str] = mapped_column(Text, default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    public_email: Mapped[str] = mapped_column(String(254), default="")
+    website: Mapped[str] = mapped_column(String(500), default="")
+    booking_url: Mapped[str] = mapped_column(String(500), default="")
+    accepting_new_patients: Mapped[bool] = mapped_column(default=True)
+    insurance_notes: Mapped[str] = mapped_column(Text, default="")
+    attested_at: Mapped[datetime | None]
+    is_demo: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+
+    user: Mapped[User] = relationship(back_populates="practitioner")
+    tags: Mapped[list[PractitionerTag]] = relationship(
+        back_populates="practitioner", cascade="all, delete-orphan",
+        order_by="(PractitionerTag.kind, PractitionerTag.code)",
+    )
+    locations: Mapped[list[PracticeLocation]] = relationship(
+        back_populates="practitioner", cascade="all, delete-orphan",
+        order_by="PracticeLocation.id",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def codes(self, kind: str) -> list[str]:
+        """The codes of one kind of tag, sorted."""
+        return [t.code for t in self.tags if t.kind == kind]
+
+    @property
+    def techniques(self) -> list[str]:
+        """Technique codes offered."""
+        return self.codes("technique")
+
+    @property
+    def conditions(self) -> list[str]:
+        """Condition codes treated."""
+        return self.codes("condition")
+
+    @property
+    def languages(self) -> list[str]:
+        """ISO 639-1 language codes spoken."""
+        return self.codes("language")
+
+    def set_codes(self, kind: str, codes: list[str]) -> None:
+        """Replace the tags of one kind with these codes."""
+        wanted = set(codes)
+        keep = [t for t in self.tags if t.kind != kind or t.code in wanted]
+        have = {t.code for t in keep if t.kind == kind}
+        keep += [PractitionerTag(kind=kind, code=c) for c in sorted(wanted - have)]
+        self.tags = keep
+
+    def __repr__(self) -> str:
+        return f"<Practitioner {self.id} {self.slug}>"
+
+
+class PractitionerTag(db.Model):
+    """One technique, condition or language of a practitioner; searchable by (kind, code)."""
+
+    __tablename__ = "practitioner_tags"
+    __table_args__ = (
+        CheckConstraint("kind IN ('technique', 'condition', 'language')", name="kind"),
+        Index("ix_practitioner_tags_kind_code", "kind", "code", "practitioner_id"),
+    )
+
+    practitioner_id: Mapped[int] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    practitioner: Mapped[Practitioner] = relationship(back_populates="tags")
+
+
+class PracticeLocation(TimestampMixin, db.Model):
+    """A place where a practitioner sees patients; geocoded when saved."""
+
+    __tablename__ = "practice_locations"
+    __table_args__ = (
+        Index("ix_practice_locations_lat_lng", "lat", "lng"),
+        CheckConstraint(
+            "geo_precision IS NULL OR geo_precision IN ('exact', 'postcode', 'place')",
+            name="geo_precision",
+        ),
+        CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
+        CheckConstraint("lng IS NULL OR (lng BETWEEN -180 AND 180)", name="lng_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
+    )
+    clinic_name: Mapped[str] = mapped_column(String(120))
+    street: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(100), default="")
+    postcode: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2))
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    geo_precision: Mapped[str | None] = mapped_column(String(10))
+    wheelchair_accessible: Mapped[bool] = mapped_column(default=False)
+
+    practitioner: Mapped[Practitioner] = relationship(back_populates="locations")
+
+    def __repr__(self) -> str:
+        return f"<PracticeLocation {self.id} {self.city}>"

@@ -1,0 +1,53 @@
+"""Accounts: practitioners and administrators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from directory.models.base import TimestampMixin, db
+
+if TYPE_CHECKING:
+    from directory.models.practitioner import Practitioner
+
+ROLES = ("practitioner", "admin")
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    """A person who can log in. E-mail is unique and stored lower-case."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('practitioner', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="practitioner")
+    email_confirmed_at: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the password changes: every other session and remember-me cookie ends.
+    session_version: Mapped[int] = mapped_column(default=1)
+    last_login_at: Mapped[datetime | None]
+
+    practitioner: Mapped[Practitioner | None] = relationship(back_populates="user")
+
+    @property
+    def is_admin(self) -> bool:
+        """True for administrators."""
+        return self.role == "admin"
+
+    @property
+    def is_confirmed(self) -> bool:
+        """True once the e-mail address has been confirmed."""
+        return self.email_confirmed_at is not None
+
+    def get_id(self) -> str:
+        """The session identity: the id and the session version, so old sessions stop working."""
+        return f"{self.id}.{self.session_version}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"

@@ -1,0 +1,1 @@
+"""A practitioner's own profile and practice locations."""

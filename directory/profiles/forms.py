@@ -1,0 +1,113 @@
+"""Profile and location forms."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+
+from directory import vocab
+from directory.forms import MultiCheckboxField, StrippedStringField, WebAddressField, http_url
+
+PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
+
+
+def _country_choices(blank: str) -> list[tuple[str, str]]:
+    return [("", blank), *vocab.countries()]
+
+
+class ProfileForm(FlaskForm):
+    """Everything a patient sees about a practitioner, edited by the practitioner."""
+
+    full_name = StrippedStringField("Full name", validators=[
+        DataRequired("Enter your full name."), Length(max=120)])
+    post_nominals = StrippedStringField(
+        "Post-nominal letters", validators=[Length(max=80)],
+        description="For example DPT, MCSP, FACP.")
+    profession = SelectField(
+        "Profession", choices=[("", "Choose your profession"), *vocab.PROFESSIONS.items()],
+        validators=[InputRequired("Choose your profession.")])
+    licence_number = StrippedStringField(
+        "Licence or registration number", validators=[Length(max=60)])
+    licence_country = SelectField("Licence issued in (country)",
+                                  choices=_country_choices("Choose a country"))
+    licence_region = StrippedStringField(
+        "Licence issued in (state, province or territory)", validators=[Length(max=100)],
+        description="For example CO or Colorado, ON or Ontario, VIC or Victoria. "
+                    "Leave empty for a national licence.")
+    bio = TextAreaField("About you", validators=[Length(max=5000)],
+                        description="Plain text. Line breaks are kept.")
+    phone = StrippedStringField("Phone", validators=[Length(max=40)])
+    public_email = EmailField("Public e-mail", validators=[
+        Optional(), Length(max=254), Email("Enter an e-mail address like name@example.com.")])
+    website = WebAddressField("Website", validators=[Length(max=500), http_url])
+    booking_url = WebAddressField("Online booking link", validators=[Length(max=500), http_url])
+    languages = StrippedStringField(
+        "Languages spoken", validators=[Length(max=300)],
+        description="Separate with commas, for example: English, Spanish, Mandarin.")
+    accepting_new_patients = BooleanField("Accepting new patients")
+    insurance_notes = TextAreaField("Insurance and payment", validators=[Length(max=2000)])
+    techniques = MultiCheckboxField("Techniques offered", choices=list(vocab.TECHNIQUES.items()))
+    conditions = MultiCheckboxField("Conditions treated", choices=list(vocab.CONDITIONS.items()))
+    version = HiddenField()
+    submit = SubmitField("Save profile")
+
+    def validate_licence_region(self, field) -> None:
+        """A region must belong to the licence country."""
+        if field.data:
+            if not self.licence_country.data:
+                raise ValidationError("Choose the country first.")
+            if vocab.resolve_region(self.licence_country.data, field.data) is None:
+                country = vocab.country_name(self.licence_country.data)
+                raise ValidationError(
+                    f"We do not know “{field.data}” in {country}. Use its name or its code.")
+
+    def validate_licence_number(self, field) -> None:
+        """A licence number needs the country that issued it."""
+        if field.data and not self.licence_country.data:
+            self.licence_country.errors.append("Choose the country that issued your licence.")
+
+    def validate_phone(self, field) -> None:
+        """Digits, spaces and + ( ) - . only."""
+        if field.data and not PHONE.match(field.data):
+            raise ValidationError("Enter a phone number using digits, spaces and + ( ) - only.")
+
+    def validate_languages(self, field) -> None:
+        """Every language must be one we know."""
+        unknown = [part.strip() for part in field.data.split(",")
+                   if part.strip() and vocab.resolve_language(part) is None]
+        if unknown:
+            raise ValidationError("We do not recognise: " + ", ".join(unknown) + ".")
+
+    def language_codes(self) -> list[str]:
+        """The languages as ISO 639-1 codes."""
+        codes = (vocab.resolve_language(part) for part in self.languages.data.split(","))
+        return sorted({c for c in codes if c})
+
+    def region_code(self) -> str | None:
+        """The licence region as an ISO 3166-2 code."""
+        return vocab.resolve_region(self.licence_country.data, self.licence_region.data)
+
+
+class LocationForm(FlaskForm):
+    """A practice location."""
+
+    clinic_name = StrippedStringField("Clinic name", validators=[
+        DataRequired("Enter the clinic's name."), Length(max=120)])
+    street = StrippedStringField("Street address", validators=[Length(max=200)])
+    city = StrippedStringField("Town or city", validators=[
+        DataRequired("Enter the town or city."), Length(max=100)])
+    region = StrippedStringField("State, province or county", validators=[Length(max=100)])
+    postcode = StrippedStringField("Postcode or ZIP", validators=[Length(max=20)])
+    country = SelectField("Country", choices=_country_choices("Choose a country"),
+                          validators=[InputRequired("Choose the country.")])
+    wheelchair_accessible = BooleanField("Wheelchair accessible")
+    submit = SubmitField("Save location")
+
+
+class DeleteForm(FlaskForm):
+    """A confirmation button for deleting something (CSRF-checked)."""
+
+    submit = SubmitField("Delete")

@@ -1,0 +1,123 @@
+"""A practitioner's own dashboard, profile editor and practice locations."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from directory import listing, vocab
+from directory.extensions import db
+from directory.models import PracticeLocation
+from directory.profiles import forms, services
+from directory.security import practitioner_required
+
+bp = Blueprint("profiles", __name__)
+
+
+def _own_location(location_id: int) -> PracticeLocation:
+    """A location of the logged-in practitioner, or 404 (another's is never revealed)."""
+    location = db.session.get(PracticeLocation, location_id)
+    if location is None or location.practitioner_id != current_user.practitioner.id:
+        abort(404)
+    return location
+
+
+@bp.route("/dashboard")
+@practitioner_required
+def dashboard():
+    """The practitioner's home: what is missing before the profile is listed."""
+    p = current_user.practitioner
+    checklist = [
+        ("Confirm your e-mail address", current_user.is_confirmed, url_for("accounts.settings")),
+        ("Choose your profession", bool(p.profession), url_for("profiles.edit")),
+        ("Add your licence or registration number",
+         bool(p.licence_number and p.licence_country), url_for("profiles.edit")),
+        ("Add at least one practice location", bool(p.locations),
+         url_for("profiles.new_location")),
+        ("Have a dry needling certification verified", listing.is_listed(p), None),
+    ]
+    return render_template("profiles/dashboard.html", p=p, checklist=checklist,
+                           listed=listing.is_listed(p), delete_form=forms.DeleteForm())
+
+
+def _profile_data(p) -> dict:
+    """The saved profile as the form's starting values."""
+    data = {key: getattr(p, key) for key in services.PROFILE_FIELDS}
+    data.update(
+        languages=", ".join(vocab.language_name(c) for c in p.languages),
+        techniques=p.techniques, conditions=p.conditions, version=str(p.version),
+        licence_region=p.licence_region.split("-", 1)[1] if p.licence_region else "",
+        licence_country=p.licence_country or "", profession=p.profession or "",
+    )
+    return data
+
+
+@bp.route("/profile/edit", methods=["GET", "POST"])
+@practitioner_required
+def edit():
+    """Edit the profile."""
+    p = current_user.practitioner
+    form = forms.ProfileForm(data=_profile_data(p))
+    if form.validate_on_submit():
+        values = {key: getattr(form, key).data for key in services.PROFILE_FIELDS}
+        values["licence_region"] = form.region_code()
+        values["licence_country"] = form.licence_country.data or None
+        values["profession"] = form.profession.data or None
+        try:
+            expected = int(form.version.data) if form.version.data else None
+        except ValueError:
+            expected = -1
+        try:
+            services.update_profile(p, current_user, expected, values,
+                                    techniques=form.techniques.data,
+                                    conditions=form.conditions.data,
+                                    languages=form.language_codes())
+        except services.ConflictError as exc:
+            db.session.refresh(p)
+            form.version.data = str(p.version)
+            flash(f"{exc} Your changes are still in the form below: check them against the "
+                  "saved profile and save again.", "error")
+        else:
+            flash("Your profile has been saved.", "success")
+            return redirect(url_for("profiles.dashboard"))
+    return render_template("profiles/edit.html", form=form, p=p)
+
+
+@bp.route("/profile/locations/new", methods=["GET", "POST"])
+@practitioner_required
+def new_location():
+    """Add a practice location."""
+    form = forms.LocationForm()
+    if not form.is_submitted() and current_user.practitioner.licence_country:
+        form.country.data = current_user.practitioner.licence_country
+    if form.validate_on_submit():
+        services.add_location(current_user.practitioner, current_user, form.data)
+        flash(f"Location “{form.clinic_name.data}” added.", "success")
+        return redirect(url_for("profiles.dashboard"))
+    return render_template("profiles/location.html", form=form, location=None)
+
+
+@bp.route("/profile/locations/<int:location_id>/edit", methods=["GET", "POST"])
+@practitioner_required
+def edit_location(location_id: int):
+    """Change a practice location."""
+    location = _own_location(location_id)
+    form = forms.LocationForm(obj=location)
+    if form.validate_on_submit():
+        services.update_location(location, current_user, form.data)
+        flash(f"Location “{location.clinic_name}” saved.", "success")
+        return redirect(url_for("profiles.dashboard"))
+    return render_template("profiles/location.html", form=form, location=location)
+
+
+@bp.route("/profile/locations/<int:location_id>/delete", methods=["POST"])
+@practitioner_required
+def delete_location(location_id: int):
+    """Remove a practice location."""
+    location = _own_location(location_id)
+    form = forms.DeleteForm()
+    if form.validate_on_submit():
+        name = location.clinic_name
+        services.delete_location(location, current_user)
+        flash(f"Location “{name}” removed.", "success")
+    return redirect(url_for("profiles.dashboard"))

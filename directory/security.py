@@ -1,0 +1,97 @@
+"""Authorization: one decorator per role, and safe redirects."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from directory.extensions import login_manager
+
+
+def practitioner_required(view):
+    """Only a logged-in practitioner (with a profile) may use this view."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.role != "practitioner" or current_user.practitioner is None:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapped.access = "practitioner"
+    return wrapped
+
+
+def admin_required(view):
+    """Only a logged-in administrator may use this view."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapped.access = "admin"
+    return wrapped
+
+
+def login_required(view):
+    """Any logged-in user may use this view."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    wrapped.access = "user"
+    return wrapped
+
+
+def anonymous_only(view):
+    """Pages for people who are not logged in (sign-up, login): others go to their home."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user.is_authenticated:
+            flash("You are already logged in.", "info")
+            return redirect(home_for(current_user))
+        return view(*args, **kwargs)
+
+    wrapped.access = "anonymous"
+    return wrapped
+
+
+def public(view):
+    """Marks a view open to everyone, so the route table test knows it is deliberate."""
+    view.access = "public"
+    return view
+
+
+def home_for(user) -> str:
+    """Where a user lands after logging in."""
+    if user.is_admin:
+        return url_for("admin.index")
+    return url_for("profiles.dashboard")
+
+
+def is_safe_next(target: str | None) -> bool:
+    """True when target is a path on this site (no scheme, no host, no backslash tricks)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(default: str) -> str:
+    """The request's next= when it is a local path, else the default."""
+    target = request.values.get("next")
+    return target if is_safe_next(target) else default

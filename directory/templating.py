@@ -1,0 +1,39 @@
+"""Template filters and globals."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+from directory import vocab
+
+
+def format_date(value: date | datetime | None) -> str:
+    """An unambiguous date: 22 Nov 2026."""
+    if value is None:
+        return ""
+    return f"{value.day} {value.strftime('%b %Y')}"
+
+
+def nl2br(text: str | None) -> Markup:
+    """Escape plain text and keep its line breaks."""
+    if not text:
+        return Markup("")
+    lines = escape(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    return Markup("<br>\n").join(lines)
+
+
+def register(app: Flask) -> None:
+    """Add the filters and globals."""
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["nl2br"] = nl2br
+    app.jinja_env.globals.update(
+        PROFESSIONS=vocab.PROFESSIONS,
+        TECHNIQUES=vocab.TECHNIQUES,
+        CONDITIONS=vocab.CONDITIONS,
+        country_name=vocab.country_name,
+        region_name=vocab.region_name,
+        language_name=vocab.language_name,
+    )

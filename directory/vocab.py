@@ -1,0 +1,141 @@
+"""Controlled vocabularies: professions, techniques, conditions, countries, regions, languages."""
+
+from functools import cache
+
+import pycountry
+
+PROFESSIONS: dict[str, str] = {
+    "physiotherapist": "Physical therapist / physiotherapist",
+    "chiropractor": "Chiropractor",
+    "medical_doctor": "Medical doctor",
+    "osteopathic_physician": "Osteopathic physician",
+    "myotherapist": "Myotherapist",
+    "occupational_therapist": "Occupational therapist",
+    "athletic_trainer": "Athletic trainer",
+    "acupuncturist": "Acupuncturist",
+    "other": "Other",
+}
+
+TECHNIQUES: dict[str, str] = {
+    "trigger_point": "Trigger point dry needling",
+    "superficial": "Superficial dry needling",
+    "deep": "Deep dry needling",
+    "ims": "Intramuscular stimulation (IMS)",
+    "multiple_trigger_point": "Multiple trigger point needling",
+    "segmental": "Segmental dry needling",
+    "functional": "Functional dry needling",
+    "electrical": "Electrical stimulation through needles",
+}
+
+CONDITIONS: dict[str, str] = {
+    "neck_pain": "Neck pain",
+    "low_back_pain": "Low back pain",
+    "shoulder_pain": "Shoulder pain",
+    "headache_migraine": "Headache and migraine",
+    "elbow": "Tennis and golfer's elbow",
+    "plantar_fasciitis": "Plantar fasciitis",
+    "knee_pain": "Knee pain",
+    "hip_pain": "Hip pain",
+    "sciatica": "Sciatica",
+    "jaw_tmj": "Jaw and TMJ pain",
+    "carpal_tunnel": "Carpal tunnel",
+    "shin_splints": "Shin splints",
+    "whiplash": "Whiplash",
+    "pelvic_pain": "Pelvic pain",
+    "sports_injuries": "Sports injuries",
+}
+
+# The countries the directory serves first; every other ISO 3166-1 country follows them.
+PRIMARY_COUNTRIES = ("US", "AU", "GB", "CA", "NZ", "IE")
+
+
+@cache
+def countries() -> list[tuple[str, str]]:
+    """(alpha-2 code, name) for every country, the primary ones first."""
+    names = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
+    rest = sorted((code for code in names if code not in PRIMARY_COUNTRIES), key=names.get)
+    return [(code, names[code]) for code in (*PRIMARY_COUNTRIES, *rest)]
+
+
+def country_name(code: str | None) -> str:
+    """A country's name from its alpha-2 code, or the code itself when unknown."""
+    if not code:
+        return ""
+    return dict(countries()).get(code.upper(), code)
+
+
+@cache
+def _subdivisions(country: str) -> dict[str, str]:
+    """ISO 3166-2 code → name for one country's top-level subdivisions."""
+    found = pycountry.subdivisions.get(country_code=country.upper()) or []
+    return {s.code: s.name for s in found if s.parent_code is None}
+
+
+def resolve_region(country: str | None, text: str | None) -> str | None:
+    """The ISO 3166-2 code for a region typed as a code ("CO", "US-CO") or a name ("Colorado").
+
+    Returns None when the text names no region of that country. England, Scotland, Wales and
+    Northern Ireland are accepted for GB (they are ISO 3166-2 nations there).
+    """
+    if not country or not text:
+        return None
+    subs = dict(_subdivisions(country))
+    if country.upper() == "GB":
+        subs.update({"GB-ENG": "England", "GB-SCT": "Scotland", "GB-WLS": "Wales",
+                     "GB-NIR": "Northern Ireland"})
+    wanted = " ".join(text.replace(".", " ").split()).casefold()
+    for code, name in subs.items():
+        short = code.split("-", 1)[1].casefold()
+        if wanted in (code.casefold(), short, name.casefold()):
+            return code
+    return None
+
+
+def region_name(code: str | None) -> str:
+    """A subdivision's name from its ISO 3166-2 code."""
+    if not code:
+        return ""
+    if code in ("GB-ENG", "GB-SCT", "GB-WLS", "GB-NIR"):
+        return {"GB-ENG": "England", "GB-SCT": "Scotland", "GB-WLS": "Wales",
+                "GB-NIR": "Northern Ireland"}[code]
+    sub = pycountry.subdivisions.get(code=code)
+    return sub.name if sub else code
+
+
+# Everyday names that differ from the ISO 639 reference names.
+LANGUAGE_SYNONYMS = {"greek": "el", "mandarin": "zh", "cantonese": "zh", "farsi": "fa",
+                     "filipino": "tl", "punjabi": "pa", "slovene": "sl"}
+
+LANGUAGE_DISPLAY = {"el": "Greek", "pa": "Punjabi", "zh": "Chinese", "fa": "Persian (Farsi)"}
+
+
+@cache
+def languages() -> dict[str, str]:
+    """ISO 639-1 code → English name, for every language that has a two-letter code."""
+    return {lang.alpha_2: lang.name for lang in pycountry.languages if hasattr(lang, "alpha_2")}
+
+
+def resolve_language(text: str) -> str | None:
+    """The ISO 639-1 code of a language typed as a code ("es") or an English name ("Spanish")."""
+    wanted = text.strip().casefold()
+    if not wanted:
+        return None
+    if wanted in LANGUAGE_SYNONYMS:
+        return LANGUAGE_SYNONYMS[wanted]
+    for code, name in languages().items():
+        if wanted == code or wanted == name.casefold() or wanted == name.split(";")[0].casefold():
+            return code
+    # Names such as "Spanish; Castilian" or "Greek, Modern (1453-)": match the first word group.
+    for code, name in languages().items():
+        head = name.replace(";", ",").split(",")[0].strip().casefold()
+        if wanted == head:
+            return code
+    return None
+
+
+def language_name(code: str) -> str:
+    """A language's English name (the first form when pycountry gives several)."""
+    if code in LANGUAGE_DISPLAY:
+        return LANGUAGE_DISPLAY[code]
+    name = languages().get(code, code)
+    return name.replace(";", ",").split(",")[0].strip()

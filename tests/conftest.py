@@ -1,0 +1,168 @@
+"""Fixtures: an app per test on a schema built once by the migrations, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import tempfile
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import inspect, text
+
+# The app must never write into the repository's instance/ during tests.
+os.environ["DIRECTORY_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="directory-test-instance-")
+
+from directory import PACKAGE, create_app  # noqa: E402
+from directory.extensions import db  # noqa: E402
+from tests import factories  # noqa: E402
+
+TEST_DATABASE_URL = os.environ.get("DIRECTORY_TEST_DATABASE_URL")
+
+
+def base_config(database_url: str, tmp: Path) -> dict:
+    """The configuration every test app starts from."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "AUTO_UPGRADE": False,
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_BACKEND": "file",
+        "MAIL_OUTBOX": str(tmp / "outbox"),
+        "UPLOAD_FOLDER": str(tmp / "uploads"),
+        # A fast hash in tests; production uses scrypt (see config.py).
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """PostgreSQL when DIRECTORY_TEST_DATABASE_URL is set, else a SQLite file for the session."""
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def drop_everything(database_url: str, tmp: Path) -> None:
+    """Empty the database completely (tables and Alembic's version table)."""
+    app = create_app(base_config(database_url, tmp))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url, tmp_path_factory) -> str:
+    """The schema built from empty by the Alembic migrations, once per test session."""
+    tmp = tmp_path_factory.mktemp("schema")
+    drop_everything(database_url, tmp)
+    app = create_app(base_config(database_url, tmp))
+    with app.app_context():
+        upgrade(directory=str(PACKAGE / "migrations"))
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def app(migrated_database, tmp_path):
+    """A fresh app over an emptied database."""
+    app = create_app(base_config(migrated_database, tmp_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 — our own table names
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An application context for calling services and models directly."""
+    with app.app_context():
+        yield app
+
+
+class Auth:
+    """Log in and out through the real login form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = factories.PASSWORD, **extra):
+        return self.client.post("/account/login", data={"email": email, "password": password,
+                                                        **extra})
+
+    def logout(self):
+        return self.client.post("/account/logout")
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    """The auth helper for the test client."""
+    return Auth(client)
+
+
+class Outbox:
+    """The messages the app has written to its file outbox."""
+
+    def __init__(self, app):
+        self.path = Path(app.config["MAIL_OUTBOX"])
+
+    def messages(self) -> list[Message]:
+        if not self.path.exists():
+            return []
+        return [email.message_from_bytes(p.read_bytes()) for p in sorted(self.path.glob("*.eml"))]
+
+    def last(self, to: str | None = None) -> Message:
+        found = [m for m in self.messages() if to is None or m["To"] == to]
+        assert found, f"no message to {to}"
+        return found[-1]
+
+    @staticmethod
+    def link(message: Message) -> str:
+        """The first http(s) link in a message, as a path for the test client."""
+        body = message.get_payload(decode=True).decode()
+        match = re.search(r"https?://[^/\s]+(/\S+)", body)
+        assert match, body
+        return match.group(1)
+
+
+@pytest.fixture
+def outbox(app) -> Outbox:
+    """Read the app's outbox."""
+    return Outbox(app)
+
+
+@pytest.fixture
+def dialect(app) -> str:
+    """The database in use: 'sqlite' or 'postgresql'."""
+    with app.app_context():
+        return inspect(db.engine).dialect.name
