@@ -6,6 +6,7 @@ import os
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from directory.accounts import services as accounts
 from directory.accounts.passwords import password_problem
@@ -19,6 +20,7 @@ def register(app: Flask) -> None:
 
 @click.command("create-admin")
 @click.argument("email")
+@with_appcontext
 @click.option("--password-env", default="DIRECTORY_ADMIN_PASSWORD", show_default=True,
               help="Read the password from this environment variable instead of asking.")
 def create_admin(email: str, password_env: str) -> None:
@@ -36,9 +38,7 @@ def create_admin(email: str, password_env: str) -> None:
     click.echo(f"Administrator {user.email} created.")
 
 
-@click.group()
-def demo() -> None:
-    """Demo data for trying the site locally."""
+demo = AppGroup("demo", help="Demo data for trying the site locally.")
 
 
 @demo.command("seed")

@@ -18,7 +18,7 @@ from directory.extensions import db
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
 
-DEMO_ADMIN_EMAIL = "admin@demo.invalid"
+DEMO_ADMIN_EMAIL = "demo-admin@example.com"
 
 # city, region (ISO 3166-2), postcode, country, lat, lng, how many demo practitioners
 CITIES = [
@@ -140,7 +140,7 @@ def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str
     profession = rng.choice(PROFESSION_BY_COUNTRY[country])
     if profession == "physiotherapist" and region in PT_NOT_PERMITTED:
         profession = "medical_doctor"
-    user = User(email=f"demo{n}@demo.invalid", password_hash=password_hash,
+    user = User(email=f"demo{n}@example.com", password_hash=password_hash,
                 email_confirmed_at=utcnow())
     p = Practitioner(
         user=user, slug=unique_slug(name), full_name=name, is_demo=True,

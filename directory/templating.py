@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
     """Add the filters and globals."""
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["nl2br"] = nl2br
+    app.jinja_env.filters["language_name"] = vocab.language_name
     app.jinja_env.globals.update(
         PROFESSIONS=vocab.PROFESSIONS,
         TECHNIQUES=vocab.TECHNIQUES,

@@ -1,0 +1,1 @@
+"""Credential domain code: program matching, lifecycle, checks and jurisdiction rules."""

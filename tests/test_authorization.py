@@ -1,0 +1,107 @@
+"""Every route, for every role: anonymous, another practitioner, the owner, an administrator.
+
+The table is checked against the app's URL map, so a new route without a rule fails here.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from directory.extensions import db
+from tests import factories
+
+ROLES = ("anonymous", "other", "owner", "admin")
+
+# Expected outcome per role: "ok" (2xx, or a redirect that is not to the login page),
+# "login" (redirect to the login page with next=), "forbidden" (403), "notfound" (404),
+# "away" (a page for anonymous people only: logged-in users are redirected to their home).
+PUBLIC = dict.fromkeys(ROLES, "ok")
+ANON_ONLY = {"anonymous": "ok", "other": "away", "owner": "away", "admin": "away"}
+ANY_USER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "ok"}
+PRACTITIONER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "forbidden"}
+OWN_OBJECT = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "forbidden"}
+ADMIN = {"anonymous": "login", "other": "forbidden", "owner": "forbidden", "admin": "ok"}
+UNLISTED_PROFILE = {"anonymous": "notfound", "other": "notfound", "owner": "ok", "admin": "ok"}
+
+# endpoint → (method, URL template filled from the scenario, expectations)
+ROUTES = {
+    "public.home": ("GET", "/", PUBLIC),
+    "public.about": ("GET", "/about", PUBLIC),
+    "public.practitioner": ("GET", "/p/{slug}", UNLISTED_PROFILE),
+    "accounts.signup": ("GET", "/account/signup", ANON_ONLY),
+    "accounts.login": ("GET", "/account/login", ANON_ONLY),
+    "accounts.confirm": ("GET", "/account/confirm/not-a-token", PUBLIC),
+    "accounts.resend_confirmation": ("POST", "/account/confirm/resend", ANY_USER),
+    "accounts.logout": ("POST", "/account/logout", ANY_USER),
+    "accounts.forgot_password": ("GET", "/account/forgot", PUBLIC),
+    "accounts.reset_password": ("GET", "/account/reset/not-a-token", PUBLIC),
+    "accounts.settings": ("GET", "/account/settings", ANY_USER),
+    "accounts.change_password": ("POST", "/account/settings/password", ANY_USER),
+    "accounts.change_email": ("POST", "/account/settings/email", ANY_USER),
+    "accounts.confirm_email_change": ("GET", "/account/email/not-a-token", PUBLIC),
+    "profiles.dashboard": ("GET", "/dashboard", PRACTITIONER),
+    "profiles.edit": ("GET", "/profile/edit", PRACTITIONER),
+    "profiles.new_location": ("GET", "/profile/locations/new", PRACTITIONER),
+    "profiles.edit_location": ("GET", "/profile/locations/{location_id}/edit", OWN_OBJECT),
+    "profiles.delete_location": ("POST", "/profile/locations/{location_id}/delete", OWN_OBJECT),
+    "admin.index": ("GET", "/admin/", ADMIN),
+}
+
+
+def test_every_route_has_a_rule(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    assert endpoints - set(ROUTES) == set(), "routes without an authorization rule"
+    assert set(ROUTES) - endpoints == set(), "rules for routes that no longer exist"
+
+
+def test_every_view_declares_its_access(app):
+    for endpoint, view in app.view_functions.items():
+        if endpoint != "static":
+            assert getattr(view, "access", None) in (
+                "public", "anonymous", "user", "practitioner", "admin"), endpoint
+
+
+@pytest.fixture
+def scenario(app):
+    """An owner with an unlisted profile and a location, another practitioner, an admin."""
+    with app.app_context():
+        owner = factories.make_practitioner("owner@example.com")
+        location = factories.make_location(owner)
+        factories.make_practitioner("other@example.com")
+        factories.make_admin("admin@example.com")
+        data = {"slug": owner.slug, "location_id": location.id}
+        db.session.remove()
+    return data
+
+
+def outcome(response) -> str:
+    """Classify a response into the table's outcomes."""
+    if response.status_code == 403:
+        return "forbidden"
+    if response.status_code == 404:
+        return "notfound"
+    if response.status_code in (301, 302, 303):
+        target = urlsplit(response.headers["Location"])
+        if target.path == "/account/login" and "next=" in target.query:
+            return "login"
+        if target.path in ("/dashboard", "/admin/") and response.request.path in (
+                "/account/signup", "/account/login"):
+            return "away"
+        return "ok"
+    if 200 <= response.status_code < 300:
+        return "ok"
+    return f"status {response.status_code}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(ROUTES))
+def test_route_authorization(client, auth, scenario, endpoint, role):
+    method, template, expected = ROUTES[endpoint]
+    if role != "anonymous":
+        response = auth.login(f"{role}@example.com")
+        assert response.status_code == 302, f"{role} could not log in"
+    url = template.format(**scenario)
+    response = client.open(url, method=method)
+    assert outcome(response) == expected[role], f"{method} {url} as {role}"

@@ -1,0 +1,77 @@
+"""CSRF protection is on for every state-changing request."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from directory import create_app
+from directory.extensions import db
+from tests import factories
+from tests.conftest import base_config
+
+
+@pytest.fixture
+def csrf_app(migrated_database, tmp_path, app):
+    """The app with CSRF checks on, as in production (`app` empties the database after)."""
+    config = base_config(migrated_database, tmp_path) | {"WTF_CSRF_ENABLED": True}
+    csrf_app = create_app(config)
+    yield csrf_app
+    with csrf_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def _post_urls(app) -> list[str]:
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods:
+            urls.append(re.sub(r"<(?:\w+:)?(\w+)>", "1", rule.rule))
+    return urls
+
+
+def test_every_post_route_refuses_a_request_without_a_token(csrf_app):
+    urls = _post_urls(csrf_app)
+    assert "/account/login" in urls and "/profile/edit" in urls
+    client = csrf_app.test_client()
+    for url in urls:
+        response = client.post(url, data={"email": "x@example.com", "password": "y"})
+        assert response.status_code == 400, url
+        assert b"Your form expired or was sent from elsewhere" in response.data, url
+
+
+def test_login_and_profile_save_work_with_the_token_from_the_page(csrf_app):
+    with csrf_app.app_context():
+        p = factories.make_practitioner("csrf@example.com")
+        slug = p.slug
+    client = csrf_app.test_client()
+    token = _token(client.get("/account/login").get_data(as_text=True))
+    response = client.post("/account/login", data={
+        "csrf_token": token, "email": "csrf@example.com", "password": factories.PASSWORD})
+    assert response.status_code == 302
+
+    page = client.get("/profile/edit").get_data(as_text=True)
+    response = client.post("/profile/edit", data={
+        "csrf_token": _token(page), "full_name": "Csrf Checked", "profession": "chiropractor",
+        "version": re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1),
+    }, follow_redirects=True)
+    assert b"Your profile has been saved." in response.data
+    assert "Csrf Checked" in client.get(f"/p/{slug}").get_data(as_text=True)
+
+
+def test_a_token_from_another_session_is_refused(csrf_app):
+    stranger = csrf_app.test_client()
+    token = _token(stranger.get("/account/login").get_data(as_text=True))
+    victim = csrf_app.test_client()
+    victim.get("/account/login")
+    response = victim.post("/account/login", data={
+        "csrf_token": token, "email": "a@example.com", "password": "whatever-password"})
+    assert response.status_code == 400
