@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     if app.config["AUTO_UPGRADE"]:
-        upgrade_schema(app)
+        prepare_database(app)
     return app
 
 
@@ -124,12 +124,14 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
     from directory.accounts.routes import bp as accounts
     from directory.admin.routes import bp as admin
+    from directory.profiles.certifications import bp as certifications
     from directory.profiles.routes import bp as profiles
     from directory.public.routes import bp as public
 
     app.register_blueprint(public)
     app.register_blueprint(accounts)
     app.register_blueprint(profiles)
+    app.register_blueprint(certifications)
     app.register_blueprint(admin)
 
 
@@ -154,9 +156,12 @@ def register_commands(app: Flask) -> None:
     register(app)
 
 
-def upgrade_schema(app: Flask) -> None:
-    """Bring the database to the newest migration."""
+def prepare_database(app: Flask) -> None:
+    """Bring the schema to the newest migration and add reference data the database lacks."""
     from flask_migrate import upgrade
+
+    from directory.credentials.reference import load_reference_data
 
     with app.app_context():
         upgrade(directory=str(PACKAGE / "migrations"))
+        load_reference_data()

@@ -16,6 +16,8 @@ def register(app: Flask) -> None:
     """Add the commands to the app."""
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
+    app.cli.add_command(credentials)
+    app.cli.add_command(reference)
 
 
 @click.command("create-admin")
@@ -46,7 +48,8 @@ def demo_seed() -> None:
     """Fill an empty database with demo practitioners and an admin; print the admin login."""
     from directory.demo import admin_login, seed
 
-    created = seed()
+    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
+        created = seed()
     email, password = admin_login(current_app.instance_path)
     if created:
         click.echo(f"Demo data created: {created} demo practitioners.")
@@ -54,3 +57,27 @@ def demo_seed() -> None:
         click.echo("The database already has accounts: no demo data added.")
     if email:
         click.echo(f"Demo admin login: {email} / {password}  (kept in instance/demo-admin.txt)")
+
+
+credentials = AppGroup("credentials", help="Certifications: expiry and reminders.")
+reference = AppGroup("reference", help="Recognised programs and jurisdiction rules.")
+
+
+@credentials.command("sweep")
+def credentials_sweep() -> None:
+    """Expire due certifications and send due reminders, once each (safe to run hourly)."""
+    from directory.credentials.services import sweep
+
+    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
+        result = sweep()
+    click.echo(f"Expired {result.expired} certification(s); sent {result.reminders} "
+               "reminder(s).")
+
+
+@reference.command("load")
+def reference_load() -> None:
+    """Add programs and rules from directory/data/ that the database does not have yet."""
+    from directory.credentials.reference import load_reference_data
+
+    programs, rules = load_reference_data()
+    click.echo(f"Added {programs} program(s) and {rules} rule(s).")

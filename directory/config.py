@@ -42,5 +42,7 @@ class Defaults:
 
     # Shown in the footer and e-mails; an absolute base for links in e-mails sent from the CLI.
     SITE_NAME = "Dry Needling Directory"
+    # The public address, for links in e-mails sent from commands (no request to take it from).
+    SITE_URL = "http://127.0.0.1:5000"
     SERVER_NAME = None
     PREFERRED_URL_SCHEME = "http"

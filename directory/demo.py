@@ -5,8 +5,10 @@ Every demo profile is flagged is_demo and shown with a "Demo data" badge.
 
 from __future__ import annotations
 
+import io
 import random
 import secrets
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -14,8 +16,18 @@ from sqlalchemy import func, select
 from directory import vocab
 from directory.accounts.passwords import hash_password
 from directory.accounts.services import create_admin, unique_slug
+from directory.credentials import evidence, lifecycle
+from directory.credentials.reference import load_reference_data
+from directory.credentials.services import new_public_code
 from directory.extensions import db
-from directory.models import PracticeLocation, Practitioner, User, record
+from directory.models import (
+    Certification,
+    PracticeLocation,
+    Practitioner,
+    TrainingProgram,
+    User,
+    record,
+)
 from directory.models.base import utcnow
 
 DEMO_ADMIN_EMAIL = "demo-admin@example.com"
@@ -117,7 +129,9 @@ def seed(instance_path: str | None = None) -> int:
     if db.session.scalar(select(func.count()).select_from(User)):
         return 0
     password = secrets.token_urlsafe(12)
-    create_admin(DEMO_ADMIN_EMAIL, password)
+    admin = create_admin(DEMO_ADMIN_EMAIL, password)
+    load_reference_data()
+    programs = {p.key: p for p in db.session.scalars(select(TrainingProgram))}
     path = Path(instance_path or current_app.instance_path) / "demo-admin.txt"
     path.write_text(f"{DEMO_ADMIN_EMAIL} {password}\n")
     path.chmod(0o600)
@@ -125,13 +139,124 @@ def seed(instance_path: str | None = None) -> int:
     rng = random.Random(2026)  # noqa: S311 — reproducible demo names, not security
     unusable = hash_password(secrets.token_urlsafe(32))  # demo accounts cannot log in
     count = 0
+    made = []
     for city, region, postcode, country, lat, lng, n in CITIES:
         for _ in range(n):
             count += 1
-            _demo_practitioner(rng, count, unusable, city, region, postcode, country, lat, lng)
+            p = _demo_practitioner(rng, count, unusable, city, region, postcode, country, lat,
+                                   lng)
+            made.append(p)
+            _verified_certification(rng, p, admin, programs, count)
+    # A few second certifications wait in the queue, so the admin has something to review.
+    for p, (typed, hours) in zip(made[::12], PENDING_SUBMISSIONS, strict=False):
+        _pending_certification(rng, p, typed, hours)
     record("demo.seeded", None, practitioners=count)
     db.session.commit()
     return count
+
+
+# Typed program names (as practitioners write them) and hours, for the demo queue.
+PENDING_SUBMISSIONS = [
+    ("KinetaCore FDN lvl 2", 27), ("Myopain Seminars DN-2", 27), ("AAMT DN-2", 27),
+    ("Kinetacor Funtional Dry Neeedling Level 1", 20), ("Dry needling course", 16),
+    ("Integrative Dry Needling Advanced", 27), ("Gunn IMS", 60),
+]
+
+
+def _program_for(p: Practitioner, n: int) -> tuple[str, float]:
+    """A recognised program that fits the demo practitioner's country, and their hours."""
+    country, region = p.licence_country, p.licence_region
+    if country == "US":
+        return ("aamt-cert-dn", 54) if n % 2 else ("kinetacore-fdn-2", 54)
+    if country == "AU":
+        return ("rmit-vu23639", 100) if p.profession == "myotherapist" else (
+            "unimelb-phty90053", 36)
+    if country == "GB":
+        return "aacp-accredited-membership", 300
+    if country == "CA":
+        if region == "CA-QC":
+            return "oppq-qc-attestation", 102
+        if region == "CA-NS":
+            return "acupuncture-canada-full-sequence", 120
+        return "gunn-ims", 80
+    return "kinetacore-fdn-1", 27  # NZ and IE: KinetaCore teaches internationally
+
+
+def _new_cert(p: Practitioner, program: TrainingProgram | None, typed: str, hours: float,
+              n: int, completed: date) -> Certification:
+    stored = evidence.store(io.BytesIO(demo_certificate_pdf(p.full_name, typed)),
+                            "demo-certificate.pdf")
+    cert = Certification(
+        practitioner=p, program=program, submitted_name=typed,
+        match_outcome="chosen" if program else None, certificate_number=f"DEMO-{n:05d}",
+        completed_on=completed, hours=hours, in_person_hours=hours,
+        status="pending", submitted_at=utcnow() - timedelta(days=n % 9 + 1),
+        public_code=new_public_code(), evidence_stored_name=stored.stored_name,
+        evidence_sha256=stored.sha256, evidence_mime=stored.mime, evidence_size=stored.size,
+        evidence_original_name=stored.original_name,
+    )
+    db.session.add(cert)
+    return cert
+
+
+def _verified_certification(rng: random.Random, p: Practitioner, admin: User,
+                            programs: dict[str, TrainingProgram], n: int) -> Certification:
+    key, hours = _program_for(p, n)
+    program = programs[key]
+    today = utcnow().date()
+    completed = today - timedelta(days=rng.randint(120, 2000))
+    cert = _new_cert(p, program, f"{program.organisation}: {program.name}", hours, n, completed)
+    # Most never expire; some expire in a year or two; a few soon, to show the reminders.
+    if n % 3 == 0:
+        cert.expires_on = today + timedelta(days=rng.randint(365, 900))
+    elif n % 17 == 0:
+        cert.expires_on = today + timedelta(days=rng.randint(8, 25))
+    db.session.flush()
+    lifecycle.apply(cert, "approve", admin)
+    db.session.flush()
+    return cert
+
+
+def _pending_certification(rng: random.Random, p: Practitioner, typed: str, hours: float
+                           ) -> Certification:
+    from directory.credentials.services import match_program
+
+    program, score, outcome = match_program(typed)
+    cert = _new_cert(p, program, typed, hours, 90000 + p.id, utcnow().date() -
+                     timedelta(days=rng.randint(10, 60)))
+    cert.match_score, cert.match_outcome = score, outcome
+    db.session.flush()
+    record("certification.submitted", cert, actor=p.user, match=outcome, score=score)
+    return cert
+
+
+def demo_certificate_pdf(name: str, program: str) -> bytes:
+    """A one-page PDF that says it is a demo certificate (valid PDF, made without a library)."""
+    def esc(text: str) -> str:
+        text = text.encode("latin-1", "replace").decode("latin-1")
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    lines = ["DEMO CERTIFICATE - NOT A REAL CREDENTIAL", f"Awarded to {name}", program]
+    text = "BT /F1 14 Tf 60 760 Td 18 TL " + " ".join(f"({esc(t)}) '" for t in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(text)} >>\nstream\n{text}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode()
+    return out
 
 
 def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str, region: str,

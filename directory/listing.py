@@ -41,3 +41,13 @@ def can_view(practitioner: Practitioner, user) -> bool:
         if user.is_admin or practitioner.user_id == user.id:
             return True
     return is_listed(practitioner)
+
+
+def shown_certifications(practitioner: Practitioner) -> list[Certification]:
+    """The certifications a profile shows: verified and not expired, newest first."""
+    today = utcnow().date()
+    return list(db.session.scalars(select(Certification).where(
+        Certification.practitioner_id == practitioner.id,
+        Certification.status == "verified",
+        or_(Certification.expires_on.is_(None), Certification.expires_on >= today),
+    ).order_by(Certification.verified_at.desc())))

@@ -25,6 +25,14 @@ def nl2br(text: str | None) -> Markup:
     return Markup("<br>\n").join(lines)
 
 
+def qr_svg(url: str) -> Markup:
+    """An inline SVG QR code for a URL (segno makes it; no image files, works offline)."""
+    import segno
+
+    svg = segno.make(url, error="m").svg_inline(scale=3, border=2, title="QR code")
+    return Markup(svg)  # noqa: S704 — segno's own markup; the URL inside is encoded
+
+
 def register(app: Flask) -> None:
     """Add the filters and globals."""
     app.jinja_env.filters["date"] = format_date
@@ -37,4 +45,5 @@ def register(app: Flask) -> None:
         country_name=vocab.country_name,
         region_name=vocab.region_name,
         language_name=vocab.language_name,
+        qr_svg=qr_svg,
     )

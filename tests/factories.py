@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import io
+from datetime import date
 from itertools import count
 
 from directory.accounts.passwords import hash_password
 from directory.extensions import db
-from directory.models import PracticeLocation, Practitioner, User
+from directory.models import (
+    Certification,
+    PracticeLocation,
+    Practitioner,
+    TrainingProgram,
+    User,
+)
 from directory.models.base import utcnow
 
 PASSWORD = "correct horse battery staple"
@@ -49,3 +57,62 @@ def make_location(practitioner: Practitioner, **fields) -> PracticeLocation:
     db.session.add(location)
     db.session.commit()
     return location
+
+
+def pdf_bytes(text: str = "certificate") -> bytes:
+    """A small, valid PDF."""
+    from directory.demo import demo_certificate_pdf
+
+    return demo_certificate_pdf("Test Person", text)
+
+
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def make_program(key: str = "test-program", **fields) -> TrainingProgram:
+    """A recognised training program."""
+    values = {"organisation": "Test Organisation", "name": "Test Dry Needling Level 1",
+              "level": 1, "country": "US", "hours": 27.0} | fields
+    program = TrainingProgram(key=key, **values)
+    db.session.add(program)
+    db.session.commit()
+    return program
+
+
+def make_certification(practitioner: Practitioner, *, status: str = "pending",
+                       program: TrainingProgram | None = None, admin: User | None = None,
+                       evidence: bytes | None = None, **fields) -> Certification:
+    """A certification with a stored evidence file; decided ones name the admin who decided."""
+    from directory.credentials import evidence as evidence_store
+    from directory.credentials.services import new_public_code
+
+    stored = evidence_store.store(io.BytesIO(evidence or pdf_bytes()), "certificate.pdf")
+    now = utcnow()
+    values = {"submitted_name": program.name if program else "Test Dry Needling Level 1",
+              "match_outcome": "chosen" if program else None,
+              "completed_on": date(2024, 1, 15), "hours": 54.0, "in_person_hours": 54.0,
+              "certificate_number": f"CN-{next(_seq)}"} | fields
+    cert = Certification(
+        practitioner=practitioner, program=program, status=status, submitted_at=now,
+        public_code=new_public_code(), evidence_stored_name=stored.stored_name,
+        evidence_sha256=stored.sha256, evidence_mime=stored.mime, evidence_size=stored.size,
+        evidence_original_name=stored.original_name, **values)
+    if status != "pending":
+        admin = admin or make_admin()
+        cert.reviewed_by, cert.reviewed_at = admin, now
+        if status in ("verified", "expired", "revoked"):
+            cert.verified_at = now
+        if status == "revoked":
+            cert.revoked_at = now
+    db.session.add(cert)
+    db.session.commit()
+    return cert
+
+
+def make_listed_practitioner(email: str | None = None, **profile) -> Practitioner:
+    """A practitioner with a verified certification and a confirmed, active account."""
+    p = make_practitioner(email, **profile)
+    make_certification(p, status="verified")
+    return p

@@ -8,8 +8,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from directory.extensions import db
+from directory.models import Certification
 from tests import factories
 
 ROLES = ("anonymous", "other", "owner", "admin")
@@ -23,6 +25,7 @@ ANY_USER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "ok"}
 PRACTITIONER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "forbidden"}
 OWN_OBJECT = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "forbidden"}
 ADMIN = {"anonymous": "login", "other": "forbidden", "owner": "forbidden", "admin": "ok"}
+EVIDENCE = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "ok"}
 UNLISTED_PROFILE = {"anonymous": "notfound", "other": "notfound", "owner": "ok", "admin": "ok"}
 
 # endpoint → (method, URL template filled from the scenario, expectations)
@@ -47,6 +50,15 @@ ROUTES = {
     "profiles.edit_location": ("GET", "/profile/locations/{location_id}/edit", OWN_OBJECT),
     "profiles.delete_location": ("POST", "/profile/locations/{location_id}/delete", OWN_OBJECT),
     "admin.index": ("GET", "/admin/", ADMIN),
+    "admin.queue": ("GET", "/admin/queue", ADMIN),
+    "admin.certification": ("GET", "/admin/certifications/{cert_id}", ADMIN),
+    "admin.audit": ("GET", "/admin/audit", ADMIN),
+    "certifications.index": ("GET", "/certifications/", PRACTITIONER),
+    "certifications.new": ("GET", "/certifications/new", PRACTITIONER),
+    "certifications.edit": ("GET", "/certifications/{cert_id}/edit", OWN_OBJECT),
+    "certifications.evidence_file": ("GET", "/certifications/{cert_id}/evidence", EVIDENCE),
+    "public.verify": ("GET", "/verify?code=abc", PUBLIC),
+    "public.verify_code": ("GET", "/verify/{public_code}", PUBLIC),
 }
 
 
@@ -69,9 +81,14 @@ def scenario(app):
     with app.app_context():
         owner = factories.make_practitioner("owner@example.com")
         location = factories.make_location(owner)
+        cert = factories.make_certification(owner)  # pending: the profile stays unlisted
         factories.make_practitioner("other@example.com")
         factories.make_admin("admin@example.com")
-        data = {"slug": owner.slug, "location_id": location.id}
+        listed = factories.make_listed_practitioner("listed@example.com")
+        code = db.session.scalars(select(Certification.public_code)
+                                  .where(Certification.practitioner_id == listed.id)).one()
+        data = {"slug": owner.slug, "location_id": location.id, "cert_id": cert.id,
+                "public_code": code}
         db.session.remove()
     return data
 

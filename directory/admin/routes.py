@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import UTC, datetime, time, timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import func, select
 
+from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm
+from directory.credentials import checks, lifecycle, services
+from directory.credentials.rules import verdict_for
 from directory.extensions import db
 from directory.models import AuditEvent, Certification, Practitioner, User
 from directory.security import admin_required
@@ -30,3 +36,86 @@ def index():
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20)).all()
     return render_template("admin/index.html", counts=counts, events=events)
+
+
+STATUS_TABS = ("pending", "changes_requested", "verified", "rejected", "expired", "revoked")
+
+
+@bp.route("/queue")
+@admin_required
+def queue():
+    """Certifications by status, oldest submission first, with a count for each status."""
+    status = request.args.get("status", "pending")
+    if status not in STATUS_TABS:
+        status = "pending"
+    counts = {status: n for status, n in db.session.execute(
+        select(Certification.status, func.count()).group_by(Certification.status))}
+    page = db.paginate(
+        select(Certification).where(Certification.status == status)
+        .order_by(Certification.submitted_at.asc(), Certification.id.asc()),
+        per_page=25, error_out=False)
+    return render_template("admin/queue.html", page=page, status=status, counts=counts,
+                           tabs=STATUS_TABS, labels=lifecycle.STATUS_LABELS)
+
+
+@bp.route("/certifications/<int:cert_id>", methods=["GET", "POST"])
+@admin_required
+def certification(cert_id: int):
+    """One certification: evidence beside the automatic checks, and the decision."""
+    cert = db.get_or_404(Certification, cert_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            expected = int(form.version.data or -1)
+        except ValueError:
+            expected = -1
+        try:
+            services.decide(cert, current_user, form.action.data, form.reason.data, expected)
+        except lifecycle.ReasonRequired as exc:
+            form.reason.errors.append(str(exc))
+        except (services.ConflictError, lifecycle.IllegalTransition) as exc:
+            db.session.rollback()
+            db.session.refresh(cert)
+            flash(str(exc), "error")
+        else:
+            flash(f"{cert.practitioner.full_name}: certification "
+                  f"{lifecycle.STATUS_LABELS[cert.status]}.", "success")
+            return redirect(url_for("admin.queue"))
+    form.version.data = str(cert.version)
+    actions = [a for a in DECISIONS if lifecycle.allowed(cert, a)]
+    return render_template("admin/certification.html", cert=cert, form=form, actions=actions,
+                           decisions=DECISIONS, checks=checks.run_checks(cert),
+                           labels=lifecycle.STATUS_LABELS, verdict=verdict_for(cert.practitioner))
+
+
+@bp.route("/audit")
+@admin_required
+def audit():
+    """The audit log, filterable by practitioner, admin, action, record and date."""
+    form = AuditFilterForm(request.args, meta={"csrf": False})
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if form.validate():
+        f = form.data
+        if f["practitioner"]:
+            query = query.where(AuditEvent.practitioner_id == f["practitioner"])
+        if f["admin"]:
+            query = query.join(User, AuditEvent.actor_id == User.id).where(
+                User.role == "admin", User.email.contains(f["admin"].strip().lower()))
+        if f["action"]:
+            query = query.where(AuditEvent.action.startswith(f["action"]))
+        if f["subject_type"]:
+            query = query.where(AuditEvent.subject_type == f["subject_type"])
+        if f["subject_id"]:
+            query = query.where(AuditEvent.subject_id == f["subject_id"])
+        if f["date_from"]:
+            query = query.where(AuditEvent.at >= datetime.combine(f["date_from"], time.min, UTC))
+        if f["date_to"]:
+            query = query.where(AuditEvent.at < datetime.combine(
+                f["date_to"] + timedelta(days=1), time.min, UTC))
+    else:
+        query = query.where(False)
+    page = db.paginate(query, per_page=50, error_out=False)
+    actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("admin/audit.html", form=form, page=page, actions=list(actions),
+                           args=args)

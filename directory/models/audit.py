@@ -27,6 +27,9 @@ class AuditEvent(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     action: Mapped[str] = mapped_column(String(64), index=True)
+    # The practitioner the event concerns, when there is one (no foreign key: history outlives
+    # the record), so the log can be filtered by practitioner on any database.
+    practitioner_id: Mapped[int | None] = mapped_column(index=True)
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -40,7 +43,16 @@ class AuditEvent(db.Model):
 def record(action: str, subject: Any = None, actor: User | None = None,
            **detail: Any) -> AuditEvent:
     """Add an audit event to the session; the caller's commit makes it durable with the change."""
+    practitioner_id = detail.pop("practitioner_id", None)
+    if practitioner_id is None and subject is not None:
+        if type(subject).__tablename__ == "practitioners":
+            practitioner_id = subject.id
+        else:
+            practitioner_id = getattr(subject, "practitioner_id", None)
+        if practitioner_id is None and getattr(subject, "practitioner", None) is not None:
+            practitioner_id = subject.practitioner.id
     event = AuditEvent(
+        practitioner_id=practitioner_id,
         action=action,
         actor=actor,
         subject_type=type(subject).__tablename__ if subject is not None else "system",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.base import TimestampMixin, db
@@ -141,6 +150,8 @@ class JurisdictionRule(TimestampMixin, db.Model):
     referral_required: Mapped[bool | None]
     other_requirements: Mapped[str] = mapped_column(Text, default="")
     source_url: Mapped[str] = mapped_column(String(500))
+    other_sources: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                      server_default=text("'[]'"))
     reviewed_on: Mapped[date | None]
 
     def __repr__(self) -> str:

@@ -14,11 +14,25 @@ from directory.forms import MultiCheckboxField, StrippedStringField, WebAddressF
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 
 
-def _country_choices(blank: str) -> list[tuple[str, str]]:
-    return [("", blank), *vocab.countries()]
+def _country_choices(blank: str) -> dict[str, str]:
+    """{code: name} with an empty first choice (WTForms' shorthand form of choices)."""
+    return {"": blank, **dict(vocab.countries())}
 
 
-class ProfileForm(FlaskForm):
+class _TextForm(FlaskForm):
+    """A form whose text PostgreSQL can store: a NUL character is a field error, not a 500."""
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then no NUL character in any text value."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and "\x00" in field.data:
+                field.errors.append("Remove the invisible NUL character from this text.")
+                valid = False
+        return valid
+
+
+class ProfileForm(_TextForm):
     """Everything a patient sees about a practitioner, edited by the practitioner."""
 
     full_name = StrippedStringField("Full name", validators=[
@@ -27,7 +41,7 @@ class ProfileForm(FlaskForm):
         "Post-nominal letters", validators=[Length(max=80)],
         description="For example DPT, MCSP, FACP.")
     profession = SelectField(
-        "Profession", choices=[("", "Choose your profession"), *vocab.PROFESSIONS.items()],
+        "Profession", choices={"": "Choose your profession", **vocab.PROFESSIONS},
         validators=[InputRequired("Choose your profession.")])
     licence_number = StrippedStringField(
         "Licence or registration number", validators=[Length(max=60)])
@@ -49,8 +63,8 @@ class ProfileForm(FlaskForm):
         description="Separate with commas, for example: English, Spanish, Mandarin.")
     accepting_new_patients = BooleanField("Accepting new patients")
     insurance_notes = TextAreaField("Insurance and payment", validators=[Length(max=2000)])
-    techniques = MultiCheckboxField("Techniques offered", choices=list(vocab.TECHNIQUES.items()))
-    conditions = MultiCheckboxField("Conditions treated", choices=list(vocab.CONDITIONS.items()))
+    techniques = MultiCheckboxField("Techniques offered", choices=dict(vocab.TECHNIQUES))
+    conditions = MultiCheckboxField("Conditions treated", choices=dict(vocab.CONDITIONS))
     version = HiddenField()
     submit = SubmitField("Save profile")
 
@@ -59,15 +73,17 @@ class ProfileForm(FlaskForm):
         if field.data:
             if not self.licence_country.data:
                 raise ValidationError("Choose the country first.")
+            if self.licence_country.data not in dict(vocab.countries()):
+                return  # the country field reports that it is not a valid choice
             if vocab.resolve_region(self.licence_country.data, field.data) is None:
                 country = vocab.country_name(self.licence_country.data)
                 raise ValidationError(
                     f"We do not know “{field.data}” in {country}. Use its name or its code.")
 
-    def validate_licence_number(self, field) -> None:
-        """A licence number needs the country that issued it."""
-        if field.data and not self.licence_country.data:
-            self.licence_country.errors.append("Choose the country that issued your licence.")
+    def validate_licence_country(self, field) -> None:
+        """A licence number needs the country that issued it (the error shows on the country)."""
+        if self.licence_number.data and not field.data:
+            raise ValidationError("Choose the country that issued your licence.")
 
     def validate_phone(self, field) -> None:
         """Digits, spaces and + ( ) - . only."""
@@ -91,7 +107,7 @@ class ProfileForm(FlaskForm):
         return vocab.resolve_region(self.licence_country.data, self.licence_region.data)
 
 
-class LocationForm(FlaskForm):
+class LocationForm(_TextForm):
     """A practice location."""
 
     clinic_name = StrippedStringField("Clinic name", validators=[

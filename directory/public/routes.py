@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from directory import listing
+from directory.credentials.rules import verdict_for
 from directory.extensions import db
-from directory.models import Practitioner
+from directory.models import Certification, Practitioner
+from directory.models.base import utcnow
+from directory.public.forms import VerifyForm
 from directory.security import public
 
 bp = Blueprint("public", __name__)
@@ -35,4 +38,40 @@ def practitioner(slug: str):
     p = db.session.scalar(select(Practitioner).where(Practitioner.slug == slug))
     if p is None or not listing.can_view(p, current_user):
         abort(404)
-    return render_template("public/practitioner.html", p=p, listed=listing.is_listed(p))
+    return render_template("public/practitioner.html", p=p, listed=listing.is_listed(p),
+                           certs=listing.shown_certifications(p), verdict=verdict_for(p))
+
+
+@bp.route("/verify", methods=["GET"])
+@public
+def verify():
+    """A form where anyone types a credential's public code."""
+    form = VerifyForm(request.args, meta={"csrf": False})
+    if request.args and form.validate():
+        return redirect(url_for("public.verify_code", code=form.code.data))
+    return render_template("public/verify.html", form=form)
+
+
+@bp.route("/verify/<code>")
+@public
+def verify_code(code: str):
+    """The current status of the credential with this public code."""
+    cert = None
+    if len(code) <= 64:
+        cert = db.session.scalar(select(Certification).where(Certification.public_code == code))
+    if cert is None or cert.verified_at is None:
+        form = VerifyForm(data={"code": code[:64]}, meta={"csrf": False})
+        return render_template("public/verify.html", form=form, not_found=True), 404
+    return render_template("public/verified.html", cert=cert,
+                           status=public_status(cert),
+                           listed=listing.is_listed(cert.practitioner), now=utcnow())
+
+
+def public_status(cert: Certification) -> str:
+    """What the public check says: verified, expired, revoked or under review."""
+    today = utcnow().date()
+    if cert.status == "verified" and cert.expires_on and cert.expires_on < today:
+        return "expired"
+    if cert.status in ("verified", "expired", "revoked"):
+        return cert.status
+    return "under review"

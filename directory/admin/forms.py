@@ -1,0 +1,51 @@
+"""Administrator forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+DECISIONS = {"approve": "Approve", "reject": "Reject", "request_changes": "Request changes",
+             "revoke": "Revoke"}
+
+
+class DecisionForm(FlaskForm):
+    """One decision on a certification; the button pressed names the action."""
+
+    action = SelectField("Decision", choices=DECISIONS,
+                         validators=[InputRequired("Choose a decision.")])
+    reason = TextAreaField(
+        "Reason or message to the practitioner", validators=[Length(max=2000)],
+        description="Required to reject, request changes or revoke; the practitioner sees it.")
+    version = HiddenField()
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters for the audit log (a GET form: no CSRF token needed, nothing changes)."""
+
+    practitioner = IntegerField("Practitioner id", validators=[Optional()],
+                                invalid_value_message="Enter a practitioner's number.")
+    admin = StringField("Administrator e-mail contains", validators=[Optional(), Length(max=254)])
+    action = StringField("Action starts with", validators=[Optional(), Length(max=64)],
+                         description="For example certification. or account.")
+    subject_type = SelectField("Record", choices={"": "Any", "certifications": "Certification",
+                                                  "practitioners": "Practitioner",
+                                                  "users": "Account",
+                                                  "practice_locations": "Location",
+                                                  "training_programs": "Program",
+                                                  "jurisdiction_rules": "Rule"},
+                               validators=[Optional()])
+    subject_id = IntegerField("Record id", validators=[Optional()],
+                              invalid_value_message="Enter a record's number.")
+    date_from = DateField("From", validators=[Optional()],
+                          invalid_value_message="Enter a date like 2026-11-22.")
+    date_to = DateField("To", validators=[Optional()],
+                        invalid_value_message="Enter a date like 2026-11-22.")

@@ -1,0 +1,154 @@
+"""Automatic checks shown to the administrator beside the evidence: pass, warn or fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from directory.credentials.matching import AUTO_MATCH
+from directory.credentials.rules import jurisdiction_label, rule_for
+from directory.extensions import db
+from directory.models import Certification
+from directory.models.base import utcnow
+from directory.templating import format_date
+
+
+@dataclass(frozen=True)
+class Check:
+    """One automatic check and its one-line reason."""
+
+    name: str
+    status: str  # "pass" | "warn" | "fail"
+    reason: str
+
+
+def _hours(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:g} h"
+
+
+def program_recognised(cert: Certification) -> Check:
+    name = "Program recognised"
+    if cert.program is None:
+        return Check(name, "fail", f"“{cert.submitted_name}” matches no recognised program.")
+    label = f"{cert.program.organisation}: {cert.program.name}"
+    if cert.program.retired_at is not None:
+        return Check(name, "warn", f"{label} has been retired from the registry.")
+    if cert.match_outcome == "suggested":
+        return Check(name, "warn", f"Suggested match {label} (score {cert.match_score:.0f}); "
+                                   "confirm it against the evidence.")
+    if cert.match_outcome == "matched" and (cert.match_score or 0) >= AUTO_MATCH:
+        return Check(name, "pass", f"Matched {label} (score {cert.match_score:.0f}).")
+    return Check(name, "pass", f"Chosen from the registry: {label}.")
+
+
+def program_hours(cert: Certification) -> Check:
+    name = "Hours cover the program level"
+    program = cert.program
+    if program is None:
+        return Check(name, "warn", "No recognised program to compare with.")
+    if program.hours is None:
+        return Check(name, "warn", "The registry does not know this program's hours.")
+    if cert.hours is None:
+        return Check(name, "warn", f"No hours given; the program has {_hours(program.hours)}.")
+    if cert.hours >= program.hours:
+        return Check(name, "pass", f"{_hours(cert.hours)} ≥ the program's {_hours(program.hours)}.")
+    return Check(name, "fail", f"{_hours(cert.hours)} < the program's {_hours(program.hours)}.")
+
+
+def jurisdiction_hours(cert: Certification) -> Check:
+    name = "Hours meet the jurisdiction's minimum"
+    p = cert.practitioner
+    rule = rule_for(p.licence_region, p.licence_country, p.profession)
+    if rule is None:
+        return Check(name, "warn", "No rule on record for this profession and jurisdiction.")
+    where = jurisdiction_label(rule.jurisdiction)
+    shortfalls, unknown = [], []
+    for label, have, need in (
+        ("total hours", cert.hours, rule.min_hours),
+        ("in-person hours", cert.in_person_hours, rule.min_in_person_hours),
+        ("supervised sessions", cert.supervised_sessions, rule.min_supervised_sessions),
+    ):
+        if need is None:
+            continue
+        if have is None:
+            unknown.append(f"{label} (minimum {need:g})")
+        elif have < need:
+            shortfalls.append(f"{label} {have:g} < {need:g}")
+    if shortfalls:
+        return Check(name, "fail", f"{where}: " + "; ".join(shortfalls) + ".")
+    if unknown:
+        return Check(name, "warn", f"{where} requires " + ", ".join(unknown) + "; not given.")
+    if rule.min_hours is None and rule.min_in_person_hours is None:
+        return Check(name, "pass", f"{where} sets no minimum hours.")
+    return Check(name, "pass", f"Meets {where}'s minimum.")
+
+
+def profession_permitted(cert: Certification) -> Check:
+    name = "Profession may dry-needle there"
+    p = cert.practitioner
+    rule = rule_for(p.licence_region, p.licence_country, p.profession)
+    if not p.profession or not p.licence_country:
+        return Check(name, "warn", "The profile gives no profession or licence jurisdiction.")
+    if rule is None:
+        return Check(name, "warn", "No rule on record: permission unknown.")
+    where = jurisdiction_label(rule.jurisdiction)
+    if rule.permitted == "yes":
+        return Check(name, "pass", f"Permitted in {where}.")
+    if rule.permitted == "no":
+        return Check(name, "fail", f"Not permitted in {where}.")
+    return Check(name, "warn", f"Unclear in {where}: {rule.other_requirements or 'see source'}.")
+
+
+def completed_in_past(cert: Certification, today: date) -> Check:
+    name = "Completion date not in the future"
+    if cert.completed_on is None:
+        return Check(name, "warn", "No completion date given.")
+    if cert.completed_on > today:
+        return Check(name, "fail", f"Completed on {format_date(cert.completed_on)}, after today.")
+    return Check(name, "pass", f"Completed on {format_date(cert.completed_on)}.")
+
+
+def not_expired(cert: Certification, today: date) -> Check:
+    name = "Not expired"
+    if cert.expires_on is None:
+        return Check(name, "pass", "No expiry date.")
+    if cert.expires_on < today:
+        return Check(name, "fail", f"Expired on {format_date(cert.expires_on)}.")
+    return Check(name, "pass", f"Valid until {format_date(cert.expires_on)}.")
+
+
+def certificate_number_unique(cert: Certification) -> Check:
+    name = "Certificate number not used by someone else"
+    if not cert.certificate_number:
+        return Check(name, "warn", "No certificate number given.")
+    if cert.program_id is None:
+        return Check(name, "warn", "No recognised program to compare numbers within.")
+    others = db.session.scalar(select(func.count()).select_from(Certification).where(
+        Certification.program_id == cert.program_id,
+        func.lower(Certification.certificate_number) == cert.certificate_number.lower(),
+        Certification.practitioner_id != cert.practitioner_id,
+    ))
+    if others:
+        return Check(name, "fail", f"Number {cert.certificate_number} is on {others} other "
+                                   "practitioner's certification for this program.")
+    return Check(name, "pass", "No other practitioner uses this number for this program.")
+
+
+def evidence_present(cert: Certification) -> Check:
+    name = "Evidence attached"
+    if not cert.evidence_stored_name:
+        return Check(name, "fail", "No evidence file.")
+    return Check(name, "pass", f"{cert.evidence_original_name} ({cert.evidence_mime}, "
+                               f"{cert.evidence_size / 1024:.0f} KB).")
+
+
+def run_checks(cert: Certification, today: date | None = None) -> list[Check]:
+    """Every automatic check, in the order the administrator reads them."""
+    today = today or utcnow().date()
+    return [
+        program_recognised(cert), program_hours(cert), jurisdiction_hours(cert),
+        profession_permitted(cert), completed_in_past(cert, today), not_expired(cert, today),
+        certificate_number_unique(cert), evidence_present(cert),
+    ]

@@ -1,0 +1,227 @@
+"""Certification services: submit, edit, decide, sweep. Change → flush → audit → commit."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, BinaryIO
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from directory import mail
+from directory.credentials import evidence, lifecycle
+from directory.credentials.matching import ProgramMatcher
+from directory.extensions import db
+from directory.models import Certification, Practitioner, TrainingProgram, User, record
+from directory.models.base import utcnow
+
+CERT_FIELDS = ("level", "certificate_number", "completed_on", "expires_on", "hours",
+               "in_person_hours", "supervised_sessions")
+REMINDER_DAYS = (30, 7)
+
+
+class ConflictError(Exception):
+    """Someone else changed the certification since the page was loaded."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file as the view hands it over."""
+
+    stream: BinaryIO
+    filename: str
+
+
+def new_public_code() -> str:
+    """An unguessable code for the public credential check (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+def active_programs() -> list[TrainingProgram]:
+    """Programs a new certification may cite (retired ones are kept only for old ones)."""
+    return list(db.session.scalars(
+        select(TrainingProgram).where(TrainingProgram.retired_at.is_(None))
+        .order_by(TrainingProgram.organisation, TrainingProgram.level, TrainingProgram.name)))
+
+
+def match_program(text: str) -> tuple[TrainingProgram | None, float, str]:
+    """The registry program a typed name refers to, its score and outcome."""
+    programs = active_programs()
+    matcher = ProgramMatcher([{
+        "key": p.key, "organisation": p.organisation,
+        "organisation_acronym": p.organisation_acronym, "name": p.name, "level": p.level,
+        "aliases": [a.alias for a in p.aliases],
+    } for p in programs])
+    result = matcher.match(text)
+    if result.outcome == "unrecognised" or result.key is None:
+        return None, result.score, "unrecognised"
+    program = next(p for p in programs if p.key == result.key)
+    return program, result.score, result.outcome
+
+
+def _apply_program(cert: Certification, program: TrainingProgram | None, typed_name: str) -> None:
+    """Set the program either as chosen from the registry or as matched from the typed name."""
+    if program is not None:
+        cert.program, cert.match_score, cert.match_outcome = program, None, "chosen"
+        cert.submitted_name = f"{program.organisation}: {program.name}"
+        return
+    cert.submitted_name = typed_name.strip()
+    matched, score, outcome = match_program(typed_name)
+    cert.program, cert.match_score, cert.match_outcome = matched, score, outcome
+
+
+def submit(practitioner: Practitioner, actor: User, values: dict[str, Any],
+           program: TrainingProgram | None, typed_name: str, upload: Upload) -> Certification:
+    """A practitioner submits a certification with its evidence; it waits for review."""
+    stored = evidence.store(upload.stream, upload.filename)
+    cert = Certification(practitioner=practitioner, status="pending", submitted_at=utcnow(),
+                         public_code=new_public_code(), **{k: values.get(k) for k in CERT_FIELDS})
+    _apply_program(cert, program, typed_name)
+    _attach(cert, stored)
+    db.session.add(cert)
+    try:
+        db.session.flush()
+        record("certification.submitted", cert, actor=actor, practitioner_id=practitioner.id,
+               program=cert.program.key if cert.program else None,
+               match=cert.match_outcome, score=cert.match_score)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        evidence.remove(stored.stored_name)
+        raise
+    return cert
+
+
+def _attach(cert: Certification, stored: evidence.StoredEvidence) -> None:
+    cert.evidence_stored_name = stored.stored_name
+    cert.evidence_sha256 = stored.sha256
+    cert.evidence_mime = stored.mime
+    cert.evidence_size = stored.size
+    cert.evidence_original_name = stored.original_name
+
+
+def update(cert: Certification, actor: User, expected_version: int, values: dict[str, Any],
+           program: TrainingProgram | None, typed_name: str, upload: Upload | None
+           ) -> Certification:
+    """The practitioner edits a certification; anything but a pending one goes back to review."""
+    if cert.status not in lifecycle.EDITABLE:
+        raise lifecycle.IllegalTransition(
+            f"A {lifecycle.STATUS_LABELS[cert.status]} certification cannot be changed; "
+            "submit a new one instead.")
+    if expected_version != cert.version:
+        raise ConflictError("This certification changed since you opened the page.")
+    stored = evidence.store(upload.stream, upload.filename) if upload else None
+    old_file = cert.evidence_stored_name if stored else None
+    try:
+        for key in CERT_FIELDS:
+            setattr(cert, key, values.get(key))
+        _apply_program(cert, program, typed_name)
+        if stored:
+            _attach(cert, stored)
+        if cert.status != "pending":
+            lifecycle.apply(cert, "resubmit", actor)
+        else:
+            cert.submitted_at = cert.submitted_at or utcnow()
+        db.session.flush()
+        record("certification.edited", cert, actor=actor, practitioner_id=cert.practitioner_id,
+               new_evidence=bool(stored))
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        if stored:
+            evidence.remove(stored.stored_name)
+        raise ConflictError("This certification changed since you opened the page.") from exc
+    except Exception:
+        db.session.rollback()
+        if stored:
+            evidence.remove(stored.stored_name)
+        raise
+    if old_file:
+        evidence.remove(old_file)
+    return cert
+
+
+def decide(cert: Certification, admin: User, action: str, reason: str,
+           expected_version: int) -> Certification:
+    """An administrator approves, rejects, requests changes or revokes; one decision wins."""
+    if expected_version != cert.version:
+        raise ConflictError("Another administrator changed this certification while you were "
+                            "looking at it. Here is its current state.")
+    lifecycle.apply(cert, action, admin, reason)
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise ConflictError("Another administrator decided this certification a moment ago. "
+                            "Here is its current state.") from exc
+    db.session.commit()
+    notify_decision(cert)
+    return cert
+
+
+DECISION_SUBJECTS = {
+    "verified": "Your certification is verified",
+    "rejected": "Your certification was not verified",
+    "changes_requested": "Your certification needs changes",
+    "revoked": "Your certification has been revoked",
+}
+
+
+def notify_decision(cert: Certification) -> None:
+    """E-mail the practitioner about a decision."""
+    subject = DECISION_SUBJECTS.get(cert.status)
+    if subject is None:
+        return
+    mail.send(cert.practitioner.user.email, subject, "certification_decision", cert=cert,
+              link=url_for("certifications.index", _external=True),
+              verify_link=url_for("public.verify_code", code=cert.public_code, _external=True))
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did."""
+
+    expired: int = 0
+    reminders: int = 0
+
+
+def sweep(today: date | None = None) -> SweepResult:
+    """Expire certifications whose date has passed and send due reminders, each exactly once."""
+    today = today or utcnow().date()
+    result = SweepResult()
+    due = db.session.scalars(select(Certification).where(
+        Certification.status == "verified", Certification.expires_on < today)).all()
+    for cert in due:
+        lifecycle.apply(cert, "expire", None)
+        db.session.flush()
+        db.session.commit()
+        result.expired += 1
+        mail.send(cert.practitioner.user.email, "Your certification has expired",
+                  "certification_expired", cert=cert,
+                  link=url_for("certifications.index", _external=True))
+
+    horizon = today + timedelta(days=max(REMINDER_DAYS))
+    soon = db.session.scalars(select(Certification).where(
+        Certification.status == "verified", Certification.expires_on >= today,
+        Certification.expires_on <= horizon)).all()
+    for cert in soon:
+        days_left = (cert.expires_on - today).days
+        column = "reminder_7_sent_at" if days_left <= 7 else "reminder_30_sent_at"
+        if getattr(cert, column) is not None:
+            continue
+        setattr(cert, column, utcnow())
+        if column == "reminder_7_sent_at" and cert.reminder_30_sent_at is None:
+            cert.reminder_30_sent_at = cert.reminder_7_sent_at  # one reminder is enough then
+        db.session.flush()
+        record("certification.reminder_sent", cert, days_left=days_left,
+               practitioner_id=cert.practitioner_id)
+        db.session.commit()  # marked sent before mailing: a crash cannot send it twice
+        result.reminders += 1
+        mail.send(cert.practitioner.user.email,
+                  f"Your certification expires in {days_left} days", "certification_reminder",
+                  cert=cert, days_left=days_left,
+                  link=url_for("certifications.index", _external=True))
+    return result
