@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import request
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.datastructures import MultiDict
 from wtforms import SelectMultipleField, StringField, URLField
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class BaseForm(FlaskForm):
+    """Every form of the site: fields are read from the submitted form only.
+
+    Flask-WTF would also read a JSON body, and uploaded files into any field; a JSON number or a
+    file where text is expected is not text, and must give a message, not an error. Only fields
+    declared as FileField receive uploaded files.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if formdata is None or hasattr(formdata, "getlist"):
+                return formdata  # given explicitly (tests, GET forms)
+            if not form.is_submitted():
+                return None
+            data = MultiDict(request.form)
+            for field in form:
+                if isinstance(field, FileField) and field.name in request.files:
+                    data.setlist(field.name, request.files.getlist(field.name))
+            return data or None
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from directory.accounts.passwords import MAX_LENGTH, password_problem
-from directory.accounts.services import email_taken
-from directory.forms import StrippedStringField
+from directory.accounts.services import email_taken, normalise_email
+from directory.forms import BaseForm, StrippedStringField
 
 EMAIL = [DataRequired("Enter your e-mail address."), Length(max=254),
          Email("Enter an e-mail address like name@example.com.")]
@@ -16,13 +16,13 @@ EMAIL = [DataRequired("Enter your e-mail address."), Length(max=254),
 
 def strong_password(form, field) -> None:
     """The password rules of passwords.py, as a field error."""
-    email = form.email.data if hasattr(form, "email") else None
+    email = form.email.data if hasattr(form, "email") else getattr(form, "account_email", None)
     problem = password_problem(field.data or "", email)
     if problem:
         raise ValidationError(problem)
 
 
-class SignupForm(FlaskForm):
+class SignupForm(BaseForm):
     """A practitioner's sign-up."""
 
     full_name = StrippedStringField("Full name", validators=[
@@ -43,7 +43,7 @@ class SignupForm(FlaskForm):
                                   "Log in or reset your password.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     """Log in."""
 
     email = EmailField("E-mail address", validators=EMAIL)
@@ -53,21 +53,23 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class ResendConfirmationForm(FlaskForm):
+class ResendConfirmationForm(BaseForm):
     """Ask for a new confirmation link."""
 
     submit = SubmitField("Send a new confirmation link")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(BaseForm):
     """Ask for a password reset link."""
 
     email = EmailField("E-mail address", validators=EMAIL)
     submit = SubmitField("Send reset link")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(BaseForm):
     """Choose a new password from a reset link."""
+
+    account_email: str | None = None  # set by the view: the password may not be the address
 
     password = PasswordField("New password", validators=[DataRequired("Choose a password."),
                                                          strong_password],
@@ -78,12 +80,14 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField("Set new password")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     """Change the password while logged in (fields prefixed: it shares a page)."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("prefix", "pw")
         super().__init__(*args, **kwargs)
+
+    account_email: str | None = None  # set by the view: the password may not be the address
 
     current_password = PasswordField("Current password", validators=[
         DataRequired("Enter your current password."), Length(max=MAX_LENGTH)])
@@ -96,7 +100,7 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField("Change password")
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(BaseForm):
     """Change the e-mail address while logged in (fields prefixed: it shares a page)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -109,6 +113,7 @@ class ChangeEmailForm(FlaskForm):
     submit = SubmitField("Change e-mail address")
 
     def validate_email(self, field) -> None:
-        """The new address must be free."""
-        if field.data and email_taken(field.data):
+        """The new address must be free (the account's own address gets its own message)."""
+        if (field.data and normalise_email(field.data) != current_user.email
+                and email_taken(field.data)):
             raise ValidationError("An account with that e-mail address already exists.")

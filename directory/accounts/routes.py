@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from directory.accounts import forms, services
@@ -112,6 +112,7 @@ def reset_password(token: str):
         flash(str(exc), "error")
         return redirect(url_for("accounts.forgot_password"))
     form = forms.ResetPasswordForm()
+    form.account_email = user.email
     if form.validate_on_submit():
         try:
             user = services.reset_password(token, form.password.data)
@@ -137,15 +138,19 @@ def settings():
 @login_required
 def change_password():
     """Change the password."""
+    user = current_user._get_current_object()  # the model itself: services record it
     form = forms.ChangePasswordForm()
+    form.account_email = user.email
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data,
-                                     form.password.data)
+            services.change_password(user, form.current_password.data, form.password.data)
         except services.AccountError as exc:
             getattr(form, exc.field).errors.append(str(exc))
         else:
-            login_user(current_user)  # keep this session, which now has the new version
+            # Keep this session (and its remember-me cookie) with the new session version.
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME",
+                                                "remember_token") in request.cookies
+            login_user(user, remember=remembered)
             flash("Your password has been changed. Other devices have been logged out.",
                   "success")
             return redirect(url_for("accounts.settings"))

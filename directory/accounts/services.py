@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from directory import mail
 from directory.accounts.passwords import dummy_hash, hash_password, verify_password
@@ -84,7 +86,11 @@ def register_practitioner(email: str, password: str, full_name: str) -> User:
     user = User(email=email, password_hash=hash_password(password), role="practitioner")
     user.practitioner = Practitioner(full_name=full_name.strip(), slug=unique_slug(full_name))
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # the same address (or slug) taken a moment ago
+        db.session.rollback()
+        raise AccountError("An account with that e-mail address already exists.") from exc
     record("account.signed_up", user, actor=user)
     db.session.commit()
     send_confirmation(user)
@@ -94,6 +100,10 @@ def register_practitioner(email: str, password: str, full_name: str) -> User:
 def create_admin(email: str, password: str) -> User:
     """Create an administrator (from the command line only), already confirmed."""
     email = normalise_email(email)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AccountError("Enter an e-mail address like name@example.com.") from exc
     if email_taken(email):
         raise AccountError("An account with that e-mail address already exists.")
     user = User(email=email, password_hash=hash_password(password), role="admin",

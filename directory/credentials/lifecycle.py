@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from directory.models import Certification, User, record
-from directory.models.base import utcnow
+from directory.models.base import unproxied, utcnow
 
 
 class IllegalTransition(Exception):
@@ -65,6 +65,7 @@ def allowed(cert: Certification, action: str) -> bool:
 def apply(cert: Certification, action: str, actor: User | None, reason: str = "",
           now: datetime | None = None) -> Certification:
     """Move the certification, record who and when, and add the audit event (caller commits)."""
+    actor = unproxied(actor)
     transition = TRANSITIONS.get(f"{action}:{cert.status}")
     if transition is None:
         raise IllegalTransition(f"A certification that is {STATUS_LABELS[cert.status]} cannot "

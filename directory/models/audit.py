@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from directory.models.base import db, utcnow
+from directory.models.base import db, unproxied, utcnow
 from directory.models.user import User
 
 
@@ -43,6 +43,7 @@ class AuditEvent(db.Model):
 def record(action: str, subject: Any = None, actor: User | None = None,
            **detail: Any) -> AuditEvent:
     """Add an audit event to the session; the caller's commit makes it durable with the change."""
+    subject, actor = unproxied(subject), unproxied(actor)
     practitioner_id = detail.pop("practitioner_id", None)
     if practitioner_id is None and subject is not None:
         if type(subject).__tablename__ == "practitioners":

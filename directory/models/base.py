@@ -20,6 +20,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def unproxied(obj):
+    """The object behind a Werkzeug proxy such as current_user, or the object itself."""
+    getter = getattr(obj, "_get_current_object", None)
+    return getter() if getter is not None else obj
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always returned timezone-aware (SQLite keeps no zone)."""
 
