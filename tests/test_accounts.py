@@ -971,7 +971,7 @@ def test_sign_up_race_for_the_same_address_gives_a_message(app, monkeypatch):
     """Two sign-ups that both pass the form check: the database refuses the second one."""
     from directory.accounts import services
 
-    with app.app_context():
+    with app.test_request_context():
         services.register_practitioner("race@example.com", "a long enough passphrase", "First")
         monkeypatch.setattr(services, "email_taken", lambda email: False)
         with pytest.raises(services.AccountError, match="already exists"):
