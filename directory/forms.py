@@ -33,6 +33,15 @@ class BaseForm(FlaskForm):
                     data.setlist(field.name, request.files.getlist(field.name))
             return data or None
 
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then no NUL character in any text (PostgreSQL refuses it)."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and "\x00" in field.data:
+                field.errors.append("Remove the invisible NUL character from this text.")
+                valid = False
+        return valid
+
 
 class MultiCheckboxField(SelectMultipleField):
     """A list of checkboxes for choosing several options."""

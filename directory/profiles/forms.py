@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from directory import vocab
-from directory.forms import MultiCheckboxField, StrippedStringField, WebAddressField, http_url
+from directory.forms import (
+    BaseForm,
+    MultiCheckboxField,
+    StrippedStringField,
+    WebAddressField,
+    http_url,
+)
 
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 
@@ -19,20 +24,12 @@ def _country_choices(blank: str) -> dict[str, str]:
     return {"": blank, **dict(vocab.countries())}
 
 
-class _TextForm(FlaskForm):
-    """A form whose text PostgreSQL can store: a NUL character is a field error, not a 500."""
-
-    def validate(self, extra_validators=None) -> bool:
-        """The fields' own checks, then no NUL character in any text value."""
-        valid = super().validate(extra_validators)
-        for field in self:
-            if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors.append("Remove the invisible NUL character from this text.")
-                valid = False
-        return valid
+def strip(value):
+    """Surrounding spaces are not part of a value."""
+    return value.strip() if isinstance(value, str) else value
 
 
-class ProfileForm(_TextForm):
+class ProfileForm(BaseForm):
     """Everything a patient sees about a practitioner, edited by the practitioner."""
 
     full_name = StrippedStringField("Full name", validators=[
@@ -54,7 +51,7 @@ class ProfileForm(_TextForm):
     bio = TextAreaField("About you", validators=[Length(max=5000)],
                         description="Plain text. Line breaks are kept.")
     phone = StrippedStringField("Phone", validators=[Length(max=40)])
-    public_email = EmailField("Public e-mail", validators=[
+    public_email = EmailField("Public e-mail", filters=[strip], validators=[
         Optional(), Length(max=254), Email("Enter an e-mail address like name@example.com.")])
     website = WebAddressField("Website", validators=[Length(max=500), http_url])
     booking_url = WebAddressField("Online booking link", validators=[Length(max=500), http_url])
@@ -107,7 +104,7 @@ class ProfileForm(_TextForm):
         return vocab.resolve_region(self.licence_country.data, self.licence_region.data)
 
 
-class LocationForm(_TextForm):
+class LocationForm(BaseForm):
     """A practice location."""
 
     clinic_name = StrippedStringField("Clinic name", validators=[
@@ -123,7 +120,7 @@ class LocationForm(_TextForm):
     submit = SubmitField("Save location")
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(BaseForm):
     """A confirmation button for deleting something (CSRF-checked)."""
 
     submit = SubmitField("Delete")

@@ -64,7 +64,8 @@ def edit():
         values["licence_country"] = form.licence_country.data or None
         values["profession"] = form.profession.data or None
         try:
-            expected = int(form.version.data) if form.version.data else None
+            # The version the browser sent; none at all is treated as stale.
+            expected = int(form.version.raw_data[0]) if form.version.raw_data else -1
         except ValueError:
             expected = -1
         try:

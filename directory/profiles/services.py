@@ -30,17 +30,18 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
     if expected_version is not None and expected_version != practitioner.version:
         raise ConflictError("Your profile was changed elsewhere since you opened this page.")
     changed = sorted(k for k in PROFILE_FIELDS if getattr(practitioner, k) != values.get(k))
-    for key in PROFILE_FIELDS:
-        setattr(practitioner, key, values.get(key))
-    before = (practitioner.techniques, practitioner.conditions, practitioner.languages)
-    practitioner.set_codes("technique", techniques)
-    practitioner.set_codes("condition", conditions)
-    practitioner.set_codes("language", languages)
-    if before != (practitioner.techniques, practitioner.conditions, practitioner.languages):
-        changed.append("tags")
-    # Touching the row on every save bumps its version, even when only tags changed.
-    practitioner.updated_at = utcnow()
+    # Everything from the first change to the flush is guarded: loading the tags can autoflush.
     try:
+        for key in PROFILE_FIELDS:
+            setattr(practitioner, key, values.get(key))
+        before = (practitioner.techniques, practitioner.conditions, practitioner.languages)
+        practitioner.set_codes("technique", techniques)
+        practitioner.set_codes("condition", conditions)
+        practitioner.set_codes("language", languages)
+        if before != (practitioner.techniques, practitioner.conditions, practitioner.languages):
+            changed.append("tags")
+        # Touching the row on every save bumps its version, even when only tags changed.
+        practitioner.updated_at = utcnow()
         db.session.flush()
     except StaleDataError as exc:
         db.session.rollback()
