@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from directory.config import Defaults
 
@@ -120,19 +121,32 @@ def _sqlite_pragmas(app: Flask) -> None:
         cursor.close()
 
 
+class IdConverter(IntegerConverter):
+    """<int:...> in URLs: ids fit the database's integer, so a huge one is a 404, not a 500."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
+    app.url_map.converters["int"] = IdConverter
     from directory.accounts.routes import bp as accounts
     from directory.admin.routes import bp as admin
+    from directory.api.routes import bp as api
     from directory.profiles.certifications import bp as certifications
     from directory.profiles.routes import bp as profiles
     from directory.public.routes import bp as public
+    from directory.registry.routes import bp as registry
 
     app.register_blueprint(public)
     app.register_blueprint(accounts)
     app.register_blueprint(profiles)
     app.register_blueprint(certifications)
     app.register_blueprint(admin)
+    app.register_blueprint(registry)
+    app.register_blueprint(api)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -160,8 +174,8 @@ def prepare_database(app: Flask) -> None:
     """Bring the schema to the newest migration and add reference data the database lacks."""
     from flask_migrate import upgrade
 
-    from directory.credentials.reference import load_reference_data
+    from directory.credentials.reference import seed_reference_data
 
     with app.app_context():
         upgrade(directory=str(PACKAGE / "migrations"))
-        load_reference_data()
+        seed_reference_data()

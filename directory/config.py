@@ -41,6 +41,14 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     # Shown in the footer and e-mails; an absolute base for links in e-mails sent from the CLI.
+    # Map tiles (the page works in full from the list when they cannot be reached).
+    MAP_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    MAP_TILE_ATTRIBUTION = "© OpenStreetMap contributors"
+    # Geocoding of practice locations: "offline" (the embedded gazetteer) or "nominatim".
+    GEOCODER = "offline"
+    GEOCODER_USER_AGENT = "dry-needling-directory"
+    GEOCODER_TIMEOUT = 5
+
     SITE_NAME = "Dry Needling Directory"
     # The public address, for links in e-mails sent from commands (no request to take it from).
     SITE_URL = "http://127.0.0.1:5000"

@@ -17,9 +17,14 @@ MESSAGES = {
 }
 
 
+CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         413: "too_large", 429: "rate_limited", 500: "server_error"}
+
+
 def _render(code: int, message: str):
     if request.path.startswith("/api/"):
-        return jsonify(error={"code": code, "message": message, "field": None}), code
+        return jsonify(error={"code": CODES.get(code, "error"), "message": message,
+                              "field": None}), code
     return render_template("errors/error.html", code=code, message=message), code
 
 

@@ -5,13 +5,14 @@ The table is checked against the app's URL map, so a new route without a rule fa
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from directory.extensions import db
-from directory.models import Certification
+from directory.models import Certification, JurisdictionRule
 from tests import factories
 
 ROLES = ("anonymous", "other", "owner", "admin")
@@ -59,6 +60,17 @@ ROUTES = {
     "certifications.evidence_file": ("GET", "/certifications/{cert_id}/evidence", EVIDENCE),
     "public.verify": ("GET", "/verify?code=abc", PUBLIC),
     "public.verify_code": ("GET", "/verify/{public_code}", PUBLIC),
+    "registry.programs": ("GET", "/admin/registry/programs", ADMIN),
+    "registry.new_program": ("GET", "/admin/registry/programs/new", ADMIN),
+    "registry.edit_program": ("GET", "/admin/registry/programs/{program_id}/edit", ADMIN),
+    "registry.retire_program": ("POST", "/admin/registry/programs/{program_id}/retire", ADMIN),
+    "registry.restore_program": ("POST", "/admin/registry/programs/{program_id}/restore", ADMIN),
+    "registry.rules": ("GET", "/admin/registry/rules", ADMIN),
+    "registry.new_rule": ("GET", "/admin/registry/rules/new", ADMIN),
+    "registry.edit_rule": ("GET", "/admin/registry/rules/{rule_id}/edit", ADMIN),
+    "api.practitioners": ("GET", "/api/v1/practitioners?near=80202", PUBLIC),
+    "api.practitioner": ("GET", "/api/v1/practitioners/{listed_id}", PUBLIC),
+    "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
 }
 
 
@@ -87,8 +99,15 @@ def scenario(app):
         listed = factories.make_listed_practitioner("listed@example.com")
         code = db.session.scalars(select(Certification.public_code)
                                   .where(Certification.practitioner_id == listed.id)).one()
+        program = factories.make_program("authorization-program")
+        rule = JurisdictionRule(jurisdiction="US-CO", profession="physiotherapist",
+                                permitted="yes", source_url="https://example.com/rule",
+                                reviewed_on=date(2026, 11, 1))
+        db.session.add(rule)
+        db.session.commit()
         data = {"slug": owner.slug, "location_id": location.id, "cert_id": cert.id,
-                "public_code": code}
+                "public_code": code, "listed_id": listed.id, "program_id": program.id,
+                "rule_id": rule.id}
         db.session.remove()
     return data
 
@@ -122,3 +141,11 @@ def test_route_authorization(client, auth, scenario, endpoint, role):
     url = template.format(**scenario)
     response = client.open(url, method=method)
     assert outcome(response) == expected[role], f"{method} {url} as {role}"
+
+
+@pytest.mark.parametrize("url", ["/admin/certifications/99999999999999999999",
+                                 "/profile/locations/99999999999999999999/edit",
+                                 "/api/v1/practitioners/99999999999999999999"])
+def test_huge_ids_in_urls_are_not_found(client, auth, scenario, url):
+    auth.login("admin@example.com" if url.startswith("/admin") else "owner@example.com")
+    assert client.get(url).status_code == 404

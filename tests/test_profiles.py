@@ -583,10 +583,13 @@ def test_add_edit_and_delete_a_location(app, client, owner):
                                    .where(PracticeLocation.clinic_name == "Harbour Physio"))
         db.session.remove()
     row = location_row(app, new_id)
+    # Geocoded on save from the offline gazetteer: Sydney's 2000 postcode.
+    assert abs(row.pop("lat") - -33.87) < 0.05 and abs(row.pop("lng") - 151.21) < 0.05
     assert row == {"clinic_name": "Harbour Physio", "street": "2 Quay St", "city": "Sydney",
                    "region": "NSW", "postcode": "2000", "country": "AU",
-                   "wheelchair_accessible": True, "lat": None, "lng": None,
-                   "geo_precision": None, "practitioner_id": owner.id}
+                   "wheelchair_accessible": True, "geo_precision": "postcode",
+                   "practitioner_id": owner.id}
+    assert "Placed on the map at 2000, Sydney, NSW, Australia." in flashes(dashboard)
     assert "2 Quay St, Sydney, NSW, 2000, Australia" in page(dashboard)
 
     edit_page = client.get(f"/profile/locations/{new_id}/edit")
@@ -680,19 +683,31 @@ def test_a_missing_location_is_404(app, client, owner, method, suffix):
     assert "We could not find that page." in page(response)
 
 
-@pytest.mark.parametrize("changes", [{"street": "99 Other St"}, {"city": "Aurora"},
-                                     {"region": "CO"}, {"postcode": "80203"},
-                                     {"country": "CA"}])
-def test_changing_the_address_clears_the_coordinates(app, client, owner, changes):
+@pytest.mark.parametrize(("changes", "placed"), [
+    ({"street": "99 Other St"}, True), ({"city": "Aurora"}, True), ({"region": "CO"}, True),
+    ({"postcode": "80203"}, True), ({"country": "CA"}, False)])
+def test_changing_the_address_geocodes_it_again(app, client, owner, changes, placed):
+    from directory import geo
+
     current = location_row(app, owner.location_id)
     assert (current["lat"], current["lng"]) == (39.75, -104.99)
     posted = location_form(clinic_name="Owner Clinic", street="1 Main St", city="Denver",
                            region="Colorado", postcode="80202", country="US") | changes
-    response = client.post(f"/profile/locations/{owner.location_id}/edit", data=posted)
-    assert response.status_code == 302
+    response = client.post(f"/profile/locations/{owner.location_id}/edit", data=posted,
+                           follow_redirects=True)
+    assert response.status_code == 200
     row = location_row(app, owner.location_id)
-    assert (row["lat"], row["lng"], row["geo_precision"]) == (None, None, None)
     assert all(row[key] == value for key, value in changes.items())
+    place = geo.geocode_location(posted["street"], posted["city"], posted["region"],
+                                 posted["postcode"], posted["country"])
+    assert (place is not None) == placed
+    if not placed:  # Denver 80202 in Canada: no such place, so it leaves search
+        assert (row["lat"], row["lng"], row["geo_precision"]) == (None, None, None)
+        assert "will not appear in search results until it is fixed" in page(response)
+    else:
+        assert (row["lat"], row["lng"], row["geo_precision"]) == (
+            place.lat, place.lng, place.precision)
+        assert row["geo_precision"] == "postcode"
 
 
 def test_renaming_a_location_keeps_its_coordinates(app, client, owner):

@@ -11,13 +11,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from directory.forms import BaseForm
 
 DECISIONS = {"approve": "Approve", "reject": "Reject", "request_changes": "Request changes",
              "revoke": "Revoke"}
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(BaseForm):
     """One decision on a certification; the button pressed names the action."""
 
     action = SelectField("Decision", choices=DECISIONS,
@@ -28,11 +30,25 @@ class DecisionForm(FlaskForm):
     version = HiddenField()
 
 
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds; bigger ones would overflow the query
+
+
+def id_in_range(message: str):
+    """A number that can be a record's id (a number that is not one already has its message)."""
+
+    def check(form, field):
+        if field.data is not None and not 1 <= field.data <= MAX_ID:
+            raise ValidationError(message)
+
+    return check
+
+
 class AuditFilterForm(FlaskForm):
     """Filters for the audit log (a GET form: no CSRF token needed, nothing changes)."""
 
-    practitioner = IntegerField("Practitioner id", validators=[Optional()],
-                                invalid_value_message="Enter a practitioner's number.")
+    practitioner = IntegerField("Practitioner id", validators=[
+        Optional(), id_in_range("Enter a practitioner's number.")],
+        invalid_value_message="Enter a practitioner's number.")
     admin = StringField("Administrator e-mail contains", validators=[Optional(), Length(max=254)])
     action = StringField("Action starts with", validators=[Optional(), Length(max=64)],
                          description="For example certification. or account.")
@@ -43,8 +59,9 @@ class AuditFilterForm(FlaskForm):
                                                   "training_programs": "Program",
                                                   "jurisdiction_rules": "Rule"},
                                validators=[Optional()])
-    subject_id = IntegerField("Record id", validators=[Optional()],
-                              invalid_value_message="Enter a record's number.")
+    subject_id = IntegerField("Record id", validators=[
+        Optional(), id_in_range("Enter a record's number.")],
+        invalid_value_message="Enter a record's number.")
     date_from = DateField("From", validators=[Optional()],
                           invalid_value_message="Enter a date like 2026-11-22.")
     date_to = DateField("To", validators=[Optional()],

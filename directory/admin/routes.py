@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -102,14 +102,14 @@ def audit():
             query = query.join(User, AuditEvent.actor_id == User.id).where(
                 User.role == "admin", User.email.contains(f["admin"].strip().lower()))
         if f["action"]:
-            query = query.where(AuditEvent.action.startswith(f["action"]))
+            query = query.where(AuditEvent.action.startswith(f["action"], autoescape=True))
         if f["subject_type"]:
             query = query.where(AuditEvent.subject_type == f["subject_type"])
         if f["subject_id"]:
             query = query.where(AuditEvent.subject_id == f["subject_id"])
         if f["date_from"]:
             query = query.where(AuditEvent.at >= datetime.combine(f["date_from"], time.min, UTC))
-        if f["date_to"]:
+        if f["date_to"] and f["date_to"] < date.max:  # the last day has no next day
             query = query.where(AuditEvent.at < datetime.combine(
                 f["date_to"] + timedelta(days=1), time.min, UTC))
     else:

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from directory.credentials.matching import load_programs
 from directory.extensions import db
@@ -15,11 +15,24 @@ from directory.models import JurisdictionRule, ProgramAlias, TrainingProgram, re
 RULES_PATH = Path(__file__).resolve().parent.parent / "data" / "jurisdiction_rules.json"
 
 
-def load_reference_data() -> tuple[int, int]:
+def seed_reference_data() -> tuple[int, int]:
+    """At start-up: fill the registry and the rules only while they are empty.
+
+    Once administrators keep them, a renamed or re-keyed row is theirs: it must not come back
+    from the data file on the next start. `flask --app wsgi reference load` adds what is new.
+    """
+    programs_empty = db.session.scalar(select(func.count()).select_from(TrainingProgram)) == 0
+    rules_empty = db.session.scalar(select(func.count()).select_from(JurisdictionRule)) == 0
+    if not (programs_empty or rules_empty):
+        return 0, 0
+    return load_reference_data(programs=programs_empty, rules=rules_empty)
+
+
+def load_reference_data(programs: bool = True, rules: bool = True) -> tuple[int, int]:
     """Add programs and rules that are not in the database yet; never overwrite admin edits."""
-    have_programs = set(db.session.scalars(select(TrainingProgram.key)))
+    have_programs = set(db.session.scalars(select(TrainingProgram.key))) if programs else None
     added_programs = 0
-    for row in load_programs():
+    for row in (load_programs() if programs else []):
         if row["key"] in have_programs:
             continue
         program = TrainingProgram(
@@ -37,7 +50,7 @@ def load_reference_data() -> tuple[int, int]:
     have_rules = {(j, p) for j, p in db.session.execute(
         select(JurisdictionRule.jurisdiction, JurisdictionRule.profession))}
     added_rules = 0
-    for row in json.loads(RULES_PATH.read_text(encoding="utf-8")):
+    for row in (json.loads(RULES_PATH.read_text(encoding="utf-8")) if rules else []):
         if (row["jurisdiction"], row["profession"]) in have_rules:
             continue
         reviewed = row.get("reviewed_on")

@@ -116,6 +116,9 @@ def update(cert: Certification, actor: User, expected_version: int, values: dict
     stored = evidence.store(upload.stream, upload.filename) if upload else None
     old_file = cert.evidence_stored_name if stored else None
     try:
+        if values.get("expires_on") != cert.expires_on:
+            # A renewed certificate: its new expiry date earns its own reminders.
+            cert.reminder_30_sent_at = cert.reminder_7_sent_at = None
         for key in CERT_FIELDS:
             setattr(cert, key, values.get(key))
         _apply_program(cert, program, typed_name)

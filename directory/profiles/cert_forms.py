@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectField, SubmitField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
-from directory.forms import StrippedStringField
+from directory.forms import BaseForm, StrippedStringField
 
 DATE_MESSAGE = "Enter a date like 2024-03-31."
 HOURS_MESSAGE = "Enter a number of hours, like 27 or 27.5."
 
 
-class CertificationForm(FlaskForm):
+def readable(form, field) -> None:
+    """A value that could not be read already has its message: skip the range check."""
+    if field.process_errors:
+        raise StopValidation()
+
+
+class HoursField(DecimalField):
+    """A number of hours: a finite decimal ("NaN" and "Infinity" are not hours)."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(HOURS_MESSAGE)
+
+
+class CertificationForm(BaseForm):
     """Program, dates, hours and evidence of one certification."""
 
     program = SelectField("Training program", choices={"": "Not in the list — I will type it"},
@@ -25,7 +47,7 @@ class CertificationForm(FlaskForm):
                     "“KinetaCore Functional Dry Needling Level 1”.")
     level = IntegerField("Level", invalid_value_message="Enter the level as a whole number.",
                          validators=[
-        Optional(), NumberRange(1, 9, "Enter a level from 1 to 9.")],
+        Optional(), readable, NumberRange(1, 9, "Enter a level from 1 to 9.")],
         description="Leave empty if your program has no levels.")
     certificate_number = StrippedStringField("Certificate number", validators=[Length(max=80)])
     completed_on = DateField("Completion date", validators=[
@@ -34,14 +56,14 @@ class CertificationForm(FlaskForm):
     expires_on = DateField("Expiry date", validators=[Optional()],
                            invalid_value_message=DATE_MESSAGE,
                            description="Leave empty if the certificate does not expire.")
-    hours = DecimalField("Total hours", places=1, invalid_value_message=HOURS_MESSAGE, validators=[
-        Optional(), NumberRange(0, 5000, "Enter hours from 0 to 5000.")])
-    in_person_hours = DecimalField("In-person hours", places=1,
-                                   invalid_value_message=HOURS_MESSAGE, validators=[
-        Optional(), NumberRange(0, 5000, "Enter hours from 0 to 5000.")])
+    hours = HoursField("Total hours", places=1, invalid_value_message=HOURS_MESSAGE, validators=[
+        Optional(), readable, NumberRange(0, 5000, "Enter hours from 0 to 5000.")])
+    in_person_hours = HoursField("In-person hours", places=1,
+                                 invalid_value_message=HOURS_MESSAGE, validators=[
+        Optional(), readable, NumberRange(0, 5000, "Enter hours from 0 to 5000.")])
     supervised_sessions = IntegerField("Supervised treatment sessions",
                                        invalid_value_message="Enter a whole number.", validators=[
-        Optional(), NumberRange(0, 100000, "Enter a number from 0 to 100,000.")])
+        Optional(), readable, NumberRange(0, 100000, "Enter a number from 0 to 100,000.")])
     evidence = FileField("Certificate (PDF, PNG or JPEG, up to 10 MB)")
     version = HiddenField()
     submit = SubmitField("Submit for verification")

@@ -84,6 +84,18 @@ def edit():
     return render_template("profiles/edit.html", form=form, p=p)
 
 
+def _geocode_message(location: PracticeLocation, place) -> None:
+    """Say where the location was placed, or that patients cannot find it yet."""
+    if location.lat is None:
+        flash(f"We could not place “{location.clinic_name}” on the map from its postcode or "
+              "town, so it will not appear in search results until it is fixed. Check the "
+              "postcode and the town.", "warning")
+    elif place is not None and place.fallback_reason:
+        flash(place.fallback_reason, "info")
+    elif place is not None:
+        flash(f"Placed on the map at {place.label}.", "info")
+
+
 @bp.route("/profile/locations/new", methods=["GET", "POST"])
 @practitioner_required
 def new_location():
@@ -92,8 +104,10 @@ def new_location():
     if not form.is_submitted() and current_user.practitioner.licence_country:
         form.country.data = current_user.practitioner.licence_country
     if form.validate_on_submit():
-        services.add_location(current_user.practitioner, current_user, form.data)
-        flash(f"Location “{form.clinic_name.data}” added.", "success")
+        location, place = services.add_location(current_user.practitioner, current_user,
+                                                form.data)
+        flash(f"Location “{location.clinic_name}” added.", "success")
+        _geocode_message(location, place)
         return redirect(url_for("profiles.dashboard"))
     return render_template("profiles/location.html", form=form, location=None)
 
@@ -105,8 +119,9 @@ def edit_location(location_id: int):
     location = _own_location(location_id)
     form = forms.LocationForm(obj=location)
     if form.validate_on_submit():
-        services.update_location(location, current_user, form.data)
+        location, place = services.update_location(location, current_user, form.data)
         flash(f"Location “{location.clinic_name}” saved.", "success")
+        _geocode_message(location, place)
         return redirect(url_for("profiles.dashboard"))
     return render_template("profiles/location.html", form=form, location=location)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
 
+from directory import geo
 from directory.extensions import db
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
@@ -52,29 +53,47 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
     return practitioner
 
 
+ADDRESS_FIELDS = {"street", "city", "region", "postcode", "country"}
+
+
+def geocode(location: PracticeLocation) -> geo.Place | None:
+    """Place the location on the map from its address (None: it cannot appear in search)."""
+    place = geo.geocode_location(location.street, location.city, location.region,
+                                 location.postcode, location.country)
+    if place is None:
+        location.lat = location.lng = location.geo_precision = None
+    else:
+        location.lat, location.lng = place.lat, place.lng
+        location.geo_precision = place.precision
+    return place
+
+
 def add_location(practitioner: Practitioner, actor: User, values: dict[str, Any]
-                 ) -> PracticeLocation:
-    """Add a practice location."""
+                 ) -> tuple[PracticeLocation, geo.Place | None]:
+    """Add a practice location, geocoded as it is saved."""
     location = PracticeLocation(**{k: values.get(k) for k in LOCATION_FIELDS})
+    place = geocode(location)
     practitioner.locations.append(location)
     db.session.flush()
-    record("location.added", location, actor=actor, practitioner_id=practitioner.id)
+    record("location.added", location, actor=actor, practitioner_id=practitioner.id,
+           precision=location.geo_precision)
     db.session.commit()
-    return location
+    return location, place
 
 
 def update_location(location: PracticeLocation, actor: User, values: dict[str, Any]
-                    ) -> PracticeLocation:
-    """Change a practice location; its coordinates are cleared until it is geocoded again."""
+                    ) -> tuple[PracticeLocation, geo.Place | None]:
+    """Change a practice location; a changed address is geocoded again."""
     changed = sorted(k for k in LOCATION_FIELDS if getattr(location, k) != values.get(k))
     for key in LOCATION_FIELDS:
         setattr(location, key, values.get(key))
-    if set(changed) & {"street", "city", "region", "postcode", "country"}:
-        location.lat = location.lng = location.geo_precision = None
+    place = None
+    if set(changed) & ADDRESS_FIELDS or location.lat is None:
+        place = geocode(location)
     db.session.flush()
     record("location.updated", location, actor=actor, fields=changed)
     db.session.commit()
-    return location
+    return location, place
 
 
 def delete_location(location: PracticeLocation, actor: User) -> None:

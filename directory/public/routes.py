@@ -12,6 +12,7 @@ from directory.extensions import db
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 from directory.public.forms import VerifyForm
+from directory.public.search_page import render_search
 from directory.security import public
 
 bp = Blueprint("public", __name__)
@@ -20,8 +21,8 @@ bp = Blueprint("public", __name__)
 @bp.route("/")
 @public
 def home():
-    """The home page."""
-    return render_template("public/home.html")
+    """The home page: search near a place (the results appear on the same page)."""
+    return render_search()
 
 
 @bp.route("/about")
@@ -59,7 +60,8 @@ def verify_code(code: str):
     cert = None
     if len(code) <= 64:
         cert = db.session.scalar(select(Certification).where(Certification.public_code == code))
-    if cert is None or cert.verified_at is None:
+    # Never verified, or verified once but rejected after an edit: not a verified credential.
+    if cert is None or cert.verified_at is None or cert.status == "rejected":
         form = VerifyForm(data={"code": code[:64]}, meta={"csrf": False})
         return render_template("public/verify.html", form=form, not_found=True), 404
     return render_template("public/verified.html", cert=cert,

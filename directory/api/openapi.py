@@ -1,0 +1,182 @@
+"""The OpenAPI 3.1 document of /api/v1, checked against real responses in the tests."""
+
+from __future__ import annotations
+
+from directory import vocab
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+
+
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema}
+
+
+def openapi_document(server: str) -> dict:
+    """The document, with this server's address."""
+    error = {
+        "type": "object", "required": ["error"], "additionalProperties": False,
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": NULLABLE_STRING,
+                "candidates": {"type": "array", "items": {"$ref": "#/components/schemas/Place"}},
+            },
+        }},
+    }
+    place = {
+        "type": "object", "required": ["label", "lat", "lng", "precision"],
+        "properties": {
+            "label": {"type": "string"},
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "lng": {"type": "number", "minimum": -180, "maximum": 180},
+            "precision": {"type": "string", "enum": ["exact", "postcode", "place"]},
+        },
+    }
+    location = {
+        "type": "object",
+        "required": ["name", "city", "region", "postcode", "country", "lat", "lng"],
+        "properties": {
+            "name": {"type": "string"}, "city": {"type": "string"},
+            "region": {"type": "string"}, "postcode": {"type": "string"},
+            "country": {"type": "string", "minLength": 2, "maxLength": 2},
+            "lat": NULLABLE_NUMBER, "lng": NULLABLE_NUMBER,
+            "wheelchair_accessible": {"type": "boolean"},
+        },
+    }
+    certification = {
+        "type": "object",
+        "required": ["program", "organisation", "level", "verified_on", "expires_on",
+                     "verify_url"],
+        "properties": {
+            "program": {"type": "string"}, "organisation": NULLABLE_STRING,
+            "level": {"type": ["integer", "null"]},
+            "verified_on": {"type": ["string", "null"], "format": "date"},
+            "expires_on": {"type": ["string", "null"], "format": "date"},
+            "verify_url": {"type": "string", "format": "uri"},
+        },
+    }
+    item = {
+        "type": "object",
+        "required": ["id", "name", "profession", "url", "distance_km", "location",
+                     "certifications"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "profession": {"type": ["string", "null"], "enum": [*vocab.PROFESSIONS, None]},
+            "url": {"type": "string", "format": "uri"},
+            "distance_km": {"type": "number", "minimum": 0},
+            "location": {"$ref": "#/components/schemas/Location"},
+            "certifications": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Certification"}},
+            "demo": {"type": "boolean", "description": "Demo data, not a real practitioner."},
+        },
+    }
+    search = {
+        "type": "object",
+        "required": ["origin", "total", "page", "per_page", "items"],
+        "properties": {
+            "origin": {"$ref": "#/components/schemas/Place"},
+            "total": {"type": "integer", "minimum": 0,
+                      "description": "Exact up to 200; total_is_capped says when there are "
+                                     "more."},
+            "total_is_capped": {"type": "boolean"},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "radius_km": {"type": "number"},
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+        },
+    }
+    practitioner = {
+        "type": "object",
+        "required": ["id", "name", "profession", "url", "locations", "certifications"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "post_nominals": {"type": "string"},
+            "profession": {"type": ["string", "null"]},
+            "url": {"type": "string", "format": "uri"},
+            "accepting_new_patients": {"type": "boolean"},
+            "languages": {"type": "array", "items": {"type": "string"}},
+            "techniques": {"type": "array", "items": {"type": "string"}},
+            "conditions": {"type": "array", "items": {"type": "string"}},
+            "demo": {"type": "boolean"},
+            "locations": {"type": "array", "items": {"$ref": "#/components/schemas/Location"}},
+            "certifications": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Certification"}},
+            "jurisdiction": {"type": ["object", "null"], "properties": {
+                "verdict": {"type": "string",
+                            "enum": ["permitted", "not permitted", "unclear", "unknown"]},
+                "sentence": {"type": "string"},
+                "source_url": NULLABLE_STRING, "reviewed_on": NULLABLE_STRING}},
+        },
+    }
+    bad_request = {"description": "Invalid parameter, unknown or ambiguous place",
+                   "content": {"application/json": {
+                       "schema": {"$ref": "#/components/schemas/Error"}}}}
+    search_params = [
+        _query("near", "A postcode (10001, SW1A, M5V, 3000, D02), a place (\"Boulder, CO\") or "
+               "\"lat,lng\".", {"type": "string", "maxLength": 200}),
+        _query("lat", "Latitude, with lng, instead of near.",
+               {"type": "number", "minimum": -90, "maximum": 90}),
+        _query("lng", "Longitude, with lat.", {"type": "number", "minimum": -180, "maximum": 180}),
+        _query("country", "Where to look up near.",
+               {"type": "string", "enum": ["", "US", "AU", "GB", "CA", "NZ", "IE"]}),
+        _query("radius", "Distance in the unit (default 25).",
+               {"type": "number", "minimum": 1, "maximum": 500}),
+        _query("unit", "km or mi (default: mi for the US and the UK, else km).",
+               {"type": "string", "enum": ["", "km", "mi"]}),
+        _query("profession", "Profession code.",
+               {"type": "string", "enum": ["", *vocab.PROFESSIONS]}),
+        _query("technique", "Technique code.",
+               {"type": "string", "enum": ["", *vocab.TECHNIQUES]}),
+        _query("condition", "Condition code.",
+               {"type": "string", "enum": ["", *vocab.CONDITIONS]}),
+        _query("language", "ISO 639-1 language code.", {"type": "string", "maxLength": 3}),
+        _query("accepting", "Only practitioners accepting new patients.",
+               {"type": "boolean"}),
+        _query("accessible", "Only wheelchair-accessible locations.", {"type": "boolean"}),
+        _query("page", "Page number.", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("per_page", "Results per page.", {"type": "integer", "minimum": 1,
+                                                 "maximum": 100}),
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Dry Needling Directory API", "version": "1.0.0",
+                 "description": "Practitioners whose dry needling training an administrator "
+                                "verified. Read-only; no authentication."},
+        "servers": [{"url": f"{server}/api/v1"}],
+        "paths": {
+            "/practitioners": {"get": {
+                "operationId": "searchPractitioners",
+                "summary": "Listed practitioners near a place, nearest first",
+                "parameters": search_params,
+                "responses": {
+                    "200": {"description": "A page of results", "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/SearchResults"}}}},
+                    "400": bad_request,
+                },
+            }},
+            "/practitioners/{practitioner_id}": {"get": {
+                "operationId": "getPractitioner",
+                "summary": "One listed practitioner",
+                "parameters": [{"name": "practitioner_id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}],
+                "responses": {
+                    "200": {"description": "The practitioner", "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Practitioner"}}}},
+                    "404": {"description": "Not listed or unknown", "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Error"}}}},
+                },
+            }},
+        },
+        "components": {"schemas": {
+            "Error": error, "Place": place, "Location": location,
+            "Certification": certification, "Item": item, "SearchResults": search,
+            "Practitioner": practitioner,
+        }},
+    }

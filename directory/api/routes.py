@@ -1,0 +1,115 @@
+"""GET /api/v1/practitioners, /api/v1/practitioners/<id> and the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+from sqlalchemy import select
+
+from directory import geo, listing
+from directory.api.openapi import openapi_document
+from directory.credentials.rules import verdict_for
+from directory.extensions import csrf, db
+from directory.models import Certification, PracticeLocation, Practitioner
+from directory.public import search_form
+from directory.search import verified_certifications
+from directory.security import public
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def error(message: str, field: str | None = None, code: str = "invalid_parameter",
+          status: int = 400, **extra):
+    """The one JSON error shape: {"error": {"code", "message", "field", ...}}."""
+    return jsonify(error={"code": code, "message": message, "field": field, **extra}), status
+
+
+def place_json(place: geo.Place) -> dict:
+    """A geocoded place."""
+    return {"label": place.label, "lat": round(place.lat, 6), "lng": round(place.lng, 6),
+            "precision": place.precision}
+
+
+def location_json(loc: PracticeLocation) -> dict:
+    """A practice location as the API shows it."""
+    return {"name": loc.clinic_name, "city": loc.city, "region": loc.region,
+            "postcode": loc.postcode, "country": loc.country,
+            "lat": loc.lat, "lng": loc.lng, "wheelchair_accessible": loc.wheelchair_accessible}
+
+
+def certification_json(cert: Certification) -> dict:
+    """A verified certification as the API shows it."""
+    program = cert.program
+    return {
+        "program": program.name if program else cert.submitted_name,
+        "organisation": program.organisation if program else None,
+        "level": cert.level or (program.level if program else None),
+        "verified_on": cert.verified_at.date().isoformat() if cert.verified_at else None,
+        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
+        "verify_url": url_for("public.verify_code", code=cert.public_code, _external=True),
+    }
+
+
+@bp.route("/practitioners")
+@public
+def practitioners():
+    """Listed practitioners near a place, nearest first, with the search page's filters."""
+    form = search_form.SearchForm(request.args)
+    if not form.validate():
+        field = next(f for f in form if f.errors)
+        return error(field.errors[0], field.name)
+    try:
+        origin, results, _unit = search_form.run(form)
+    except geo.Ambiguous as exc:
+        return error(exc.message, "near", code="ambiguous_place",
+                     candidates=[place_json(c) for c in exc.candidates])
+    except geo.GeocodeError as exc:
+        return error(exc.message, "near", code="unknown_place")
+    if results.page > results.pages and results.total:
+        return error(f"There are only {results.pages} pages of results.", "page")
+    certs = verified_certifications([h.practitioner.id for h in results.hits])
+    return jsonify(
+        origin=place_json(origin), total=results.total, total_is_capped=results.capped,
+        page=results.page, per_page=results.per_page, radius_km=round(results.radius_km, 3),
+        items=[{
+            "id": h.practitioner.id, "name": h.practitioner.full_name,
+            "profession": h.practitioner.profession,
+            "url": url_for("public.practitioner", slug=h.practitioner.slug, _external=True),
+            "distance_km": round(h.distance_km, 3),
+            "location": location_json(h.location),
+            "certifications": [certification_json(c) for c in certs[h.practitioner.id]],
+            "demo": h.practitioner.is_demo,
+        } for h in results.hits],
+    )
+
+
+@bp.route("/practitioners/<int:practitioner_id>")
+@public
+def practitioner(practitioner_id: int):
+    """One listed practitioner."""
+    p = db.session.scalar(select(Practitioner).where(Practitioner.id == practitioner_id,
+                                                     listing.listed_clause()))
+    if p is None:
+        return error("No listed practitioner has that id.", None, code="not_found", status=404)
+    verdict = verdict_for(p)
+    return jsonify(
+        id=p.id, name=p.full_name, post_nominals=p.post_nominals, profession=p.profession,
+        url=url_for("public.practitioner", slug=p.slug, _external=True),
+        accepting_new_patients=p.accepting_new_patients, languages=p.languages,
+        techniques=p.techniques, conditions=p.conditions, demo=p.is_demo,
+        locations=[location_json(loc) for loc in p.locations],
+        certifications=[certification_json(c) for c in listing.shown_certifications(p)],
+        jurisdiction=None if verdict is None else {
+            "verdict": verdict.status, "sentence": verdict.sentence,
+            "source_url": verdict.rule.source_url if verdict.rule else None,
+            "reviewed_on": verdict.rule.reviewed_on.isoformat()
+            if verdict.rule and verdict.rule.reviewed_on else None,
+        },
+    )
+
+
+@bp.route("/openapi.json")
+@public
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document(request.host_url.rstrip("/")))

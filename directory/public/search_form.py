@@ -1,0 +1,144 @@
+"""The search parameters, shared by the search page and the JSON API."""
+
+from __future__ import annotations
+
+from wtforms import BooleanField, FloatField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
+
+from directory import geo, vocab
+from directory.forms import BaseForm
+from directory.search import MAX_RADIUS_KM, RADII_KM, Filters, Results, search
+
+KM_PER_MILE = 1.609344
+MILES_BY_DEFAULT = ("US", "GB")
+SEARCH_COUNTRIES = ("US", "AU", "GB", "CA", "NZ", "IE")
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class SearchForm(BaseForm):
+    """Where and what to search for (GET: no CSRF token, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    near = StringField("Postcode or place", filters=[_strip], validators=[
+        Length(max=200, message="Type at most 200 characters: a postcode or a town.")])
+    country = SelectField("Country", default="", choices={"": "Any country", **{
+        code: vocab.country_name(code) for code in SEARCH_COUNTRIES}},
+        invalid_choice_message="Choose one of the countries in the list.")
+    lat = FloatField("Latitude", validators=[
+        Optional(), NumberRange(-90, 90, "Latitude must be between -90 and 90.")],
+        invalid_value_message="Latitude must be a number.")
+    lng = FloatField("Longitude", validators=[
+        Optional(), NumberRange(-180, 180, "Longitude must be between -180 and 180.")],
+        invalid_value_message="Longitude must be a number.")
+    radius = FloatField("Within", validators=[Optional()],
+                        invalid_value_message="The distance must be a number.")
+    unit = SelectField("Unit", default="", choices={"": "Automatic", "km": "km", "mi": "miles"},
+                       invalid_choice_message="The unit is km or mi.")
+    profession = SelectField("Profession", default="",
+                             choices={"": "Any profession", **vocab.PROFESSIONS},
+                             invalid_choice_message="Choose a profession from the list.")
+    technique = SelectField("Technique", default="",
+                             choices={"": "Any technique", **vocab.TECHNIQUES},
+                            invalid_choice_message="Choose a technique from the list.")
+    condition = SelectField("Condition", default="",
+                             choices={"": "Any condition", **vocab.CONDITIONS},
+                            invalid_choice_message="Choose a condition from the list.")
+    language = SelectField("Language", default="", choices={"": "Any language", **{
+        code: vocab.language_name(code) for code in sorted(
+            vocab.languages(), key=vocab.language_name)}},
+        invalid_choice_message="Choose a language from the list.")
+    accepting = BooleanField("Accepting new patients")
+    accessible = BooleanField("Wheelchair accessible")
+    page = IntegerField("Page", default=1, validators=[
+        Optional(), NumberRange(1, 1000, "The page must be between 1 and 1000.")],
+        invalid_value_message="The page must be a whole number.")
+    per_page = IntegerField("Results per page", default=20, validators=[
+        Optional(), NumberRange(1, 100, "Ask for 1 to 100 results per page.")],
+        invalid_value_message="Results per page must be a whole number.")
+
+    def validate_near(self, field) -> None:
+        """A place, a postcode or coordinates: at least one."""
+        if not field.data and (self.lat.data is None or self.lng.data is None):
+            raise ValidationError("Type a postcode or a town, or use your location.")
+
+    def validate_lng(self, field) -> None:
+        """Coordinates come in pairs."""
+        if (field.data is None) != (self.lat.data is None):
+            raise ValidationError("Give both latitude and longitude.")
+
+    def validate_radius(self, field) -> None:
+        """Between 1 and the maximum, in the chosen unit."""
+        if field.data is None:
+            return
+        unit = self.unit.data or "km"
+        limit = MAX_RADIUS_KM if unit == "km" else round(MAX_RADIUS_KM / KM_PER_MILE)
+        if not 1 <= field.data <= limit:
+            raise ValidationError(f"Choose a distance from 1 to {limit:g} {unit_label(unit)}.")
+
+    def filters(self) -> Filters:
+        """The filters for the search query."""
+        return Filters(
+            profession=self.profession.data or None, technique=self.technique.data or None,
+            condition=self.condition.data or None, language=self.language.data or None,
+            accepting=True if self.accepting.data else None,
+            accessible=True if self.accessible.data else None,
+        )
+
+    def unit_for(self, country: str | None) -> str:
+        """The chosen unit, or miles for the US and the UK and km elsewhere."""
+        if self.unit.data:
+            return self.unit.data
+        return "mi" if country in MILES_BY_DEFAULT else "km"
+
+    def radius_in(self, unit: str) -> float:
+        """The radius in the given unit (25 by default)."""
+        return self.radius.data if self.radius.data is not None else 25.0
+
+
+def unit_label(unit: str) -> str:
+    """'km' or 'miles'."""
+    return "miles" if unit == "mi" else "km"
+
+
+def to_km(value: float, unit: str) -> float:
+    """A distance in km from the given unit."""
+    return value * KM_PER_MILE if unit == "mi" else value
+
+
+def from_km(value: float, unit: str) -> float:
+    """A distance in km converted to the given unit."""
+    return value / KM_PER_MILE if unit == "mi" else value
+
+
+def next_radius(current: float) -> float | None:
+    """The next larger radius choice, for "nothing found: try further"."""
+    for r in RADII_KM:
+        if r > current + 1e-9:
+            return float(r)
+    return None
+
+
+def origin_of(form: SearchForm) -> geo.Place:
+    """The searched point: the browser's coordinates, or the geocoded place.
+
+    Raises geo.Ambiguous (with candidates) or geo.GeocodeError (with a message).
+    """
+    if form.lat.data is not None and form.lng.data is not None:
+        return geo.geocode(f"{form.lat.data},{form.lng.data}")
+    return geo.geocode(form.near.data, form.country.data or None)
+
+
+def run(form: SearchForm) -> tuple[geo.Place, Results, str]:
+    """Geocode once, then search: the origin, a page of results and the display unit."""
+    origin = origin_of(form)
+    unit = form.unit_for(origin.country if origin.precision != "exact"
+                         else form.country.data or None)
+    radius_km = to_km(form.radius_in(unit), unit)
+    results = search(origin.lat, origin.lng, radius_km, form.filters(),
+                     page=form.page.data or 1, per_page=form.per_page.data or 20)
+    return origin, results, unit

@@ -1,0 +1,1 @@
+"""The registry administrators keep: recognised training programs and jurisdiction rules."""

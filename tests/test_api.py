@@ -1,0 +1,133 @@
+"""The JSON API: search, one practitioner, errors, and the OpenAPI document they follow."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate as validate_spec
+from referencing import Registry, Resource
+
+from tests import factories
+from tests.test_search import DENVER, listed_at, offset
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    document = client.get("/api/v1/openapi.json").get_json()
+    validate_spec(document)
+    return document
+
+
+def check(spec: dict, schema_name: str, payload: dict) -> None:
+    """Validate a real response against the document's component schema."""
+    registry = Registry().with_resource(
+        "urn:openapi", Resource.from_contents({"components": spec["components"],
+                                               "$schema":
+                                               "https://json-schema.org/draft/2020-12/schema"}))
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "$ref": f"urn:openapi#/components/schemas/{schema_name}"}
+    jsonschema.Draft202012Validator(schema, registry=registry,
+                                    format_checker=jsonschema.FormatChecker()).validate(payload)
+
+
+@pytest.fixture
+def denver(app):
+    with app.app_context():
+        near = listed_at(39.7525, -104.9995, "Near Downtown",
+                         tags={"technique": ["electrical"]})
+        far = listed_at(*offset(*DENVER, km_north=30), "Thirty North")
+        unlisted = listed_at(39.75, -104.99, "Hidden", listed=False)
+        return {"near": near.id, "far": far.id, "unlisted": unlisted.id}
+
+
+def test_search_by_postcode_matches_the_document(client, spec, denver):
+    response = client.get("/api/v1/practitioners?near=80202&radius=10&unit=km")
+    assert response.status_code == 200
+    body = response.get_json()
+    check(spec, "SearchResults", body)
+    assert body["origin"]["precision"] == "postcode"
+    assert body["origin"]["label"].startswith("80202")
+    assert body["total"] == 1 and body["page"] == 1 and body["per_page"] == 20
+    item = body["items"][0]
+    assert item["id"] == denver["near"] and item["name"] == "Near Downtown"
+    assert item["distance_km"] < 2
+    assert item["location"]["name"] == "Near Downtown Clinic"
+    assert item["certifications"][0]["verify_url"].startswith("http://localhost/verify/")
+
+
+def test_search_by_coordinates_with_filters(client, spec, denver):
+    body = client.get(f"/api/v1/practitioners?near={DENVER[0]},{DENVER[1]}&radius=50&unit=km"
+                      "&technique=electrical").get_json()
+    check(spec, "SearchResults", body)
+    assert body["origin"]["precision"] == "exact"
+    assert [i["name"] for i in body["items"]] == ["Near Downtown"]
+    wider = client.get(f"/api/v1/practitioners?near={DENVER[0]},{DENVER[1]}&radius=50"
+                       "&unit=km").get_json()
+    assert [i["name"] for i in wider["items"]] == ["Near Downtown", "Thirty North"]
+
+
+def test_one_practitioner_and_not_found(client, spec, denver):
+    response = client.get(f"/api/v1/practitioners/{denver['near']}")
+    assert response.status_code == 200
+    check(spec, "Practitioner", response.get_json())
+    for missing in (denver["unlisted"], 999999):
+        response = client.get(f"/api/v1/practitioners/{missing}")
+        assert response.status_code == 404
+        check(spec, "Error", response.get_json())
+        assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_ambiguous_place_lists_candidates(client, spec):
+    response = client.get("/api/v1/practitioners?near=Portland")
+    assert response.status_code == 400
+    body = response.get_json()
+    check(spec, "Error", body)
+    assert body["error"]["code"] == "ambiguous_place" and body["error"]["field"] == "near"
+    labels = [c["label"] for c in body["error"]["candidates"]]
+    assert "Portland, Oregon, United States" in labels
+    assert "Portland, Maine, United States" in labels
+
+
+@pytest.mark.parametrize(("query", "field", "code"), [
+    ("near=zzzzqqq", "near", "unknown_place"),
+    ("", "near", "invalid_parameter"),
+    ("near=80202&radius=-1", "radius", "invalid_parameter"),
+    ("near=80202&radius=10000", "radius", "invalid_parameter"),
+    ("near=200,10", "near", "unknown_place"),
+    ("lat=200&lng=10", "lat", "invalid_parameter"),
+    ("near=80202&profession=astronaut", "profession", "invalid_parameter"),
+    ("near=80202&unit=furlongs", "unit", "invalid_parameter"),
+    ("near=80202&per_page=101", "per_page", "invalid_parameter"),
+    ("near=80202&page=abc", "page", "invalid_parameter"),
+    ("near=" + "9" * 10000, "near", "invalid_parameter"),
+    ("near=%27+OR+1%3D1--", "near", "unknown_place"),
+    ("near=80202&language=%3Cscript%3E", "language", "invalid_parameter"),
+])
+def test_bad_input_is_a_400_with_the_field(client, spec, query, field, code):
+    response = client.get(f"/api/v1/practitioners?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    check(spec, "Error", body)
+    assert body["error"]["field"] == field
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+def test_page_beyond_the_results_is_a_400(client, denver):
+    response = client.get("/api/v1/practitioners?near=80202&radius=10&page=5")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "page"
+
+
+def test_demo_practitioners_are_flagged(app, client, spec):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Demo Person", is_demo=True)
+    item = client.get("/api/v1/practitioners?near=80202").get_json()["items"][0]
+    assert item["demo"] is True
+
+
+def test_factories_listed_practitioner_is_in_the_api(app, client):
+    with app.app_context():
+        p = factories.make_listed_practitioner()
+        pid = p.id
+    assert client.get(f"/api/v1/practitioners/{pid}").status_code == 200

@@ -1,0 +1,210 @@
+"""The location search: the page and the service query, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from directory import geo
+from directory.extensions import db
+from directory.search import MAX_RESULTS, Filters, search
+from tests import factories
+
+DENVER = (39.7392, -104.9903)
+
+
+def offset(lat: float, lng: float, km_north: float = 0.0, km_east: float = 0.0):
+    """A point the given distances north and east of (lat, lng)."""
+    return (lat + km_north / 111.195,
+            lng + km_east / (111.195 * math.cos(math.radians(lat))))
+
+
+def listed_at(lat, lng, name="Practitioner", *, profession="physiotherapist", tags=None,
+              accessible=False, accepting=True, listed=True, **extra):
+    """A practitioner (listed unless told otherwise) with one location at (lat, lng)."""
+    if listed:
+        p = factories.make_listed_practitioner(full_name=name, profession=profession,
+                                               accepting_new_patients=accepting, **extra)
+    else:
+        p = factories.make_practitioner(full_name=name, profession=profession, **extra)
+    for kind, codes in (tags or {}).items():
+        p.set_codes(kind, codes)
+    factories.make_location(p, lat=lat, lng=lng, geo_precision="postcode",
+                            wheelchair_accessible=accessible, clinic_name=f"{name} Clinic")
+    db.session.commit()
+    return p
+
+
+def names(results) -> list[str]:
+    return [h.practitioner.full_name for h in results.hits]
+
+
+def test_results_are_sorted_by_distance_then_name(app_ctx):
+    listed_at(*offset(*DENVER, km_north=3), "Carol")
+    listed_at(*offset(*DENVER, km_east=1), "Bob")
+    listed_at(*offset(*DENVER, km_east=-1), "Alice")  # as near as Bob
+    listed_at(*offset(*DENVER, km_north=10), "Dan")
+    results = search(*DENVER, 25)
+    assert names(results) == ["Alice", "Bob", "Carol", "Dan"]
+    assert results.total == 4 and not results.capped
+    assert [round(h.distance_km, 1) for h in results.hits] == [1.0, 1.0, 3.0, 10.0]
+
+
+def test_radius_boundary_includes_inside_and_excludes_outside(app_ctx):
+    listed_at(*offset(*DENVER, km_north=9.9), "Inside")
+    listed_at(*offset(*DENVER, km_north=10.1), "Outside")
+    listed_at(*offset(*DENVER, km_east=9.95), "Inside East")
+    listed_at(*offset(*DENVER, km_east=-10.05), "Outside West")
+    assert names(search(*DENVER, 10)) == ["Inside", "Inside East"]
+    assert names(search(*DENVER, 11)) == ["Inside", "Inside East", "Outside West", "Outside"]
+
+
+def test_distances_match_the_haversine_formula(app_ctx):
+    # Boulder, 39.0 km from Denver's centre as the crow flies.
+    boulder = (40.01499, -105.27055)
+    listed_at(*boulder, "Boulder")
+    hit = search(*DENVER, 50).hits[0]
+    assert hit.distance_km == pytest.approx(geo.haversine_km(*DENVER, *boulder), rel=1e-6)
+    assert hit.distance_km == pytest.approx(39.0, rel=0.01)
+
+
+def test_unlisted_practitioners_never_appear(app_ctx):
+    listed_at(*offset(*DENVER, km_north=1), "Listed")
+    listed_at(*offset(*DENVER, km_north=2), "No certification", listed=False)
+    pending = listed_at(*offset(*DENVER, km_north=3), "Pending only", listed=False)
+    factories.make_certification(pending, status="pending")
+    expired = listed_at(*offset(*DENVER, km_north=4), "Expired", listed=False)
+    from datetime import date, timedelta
+    factories.make_certification(expired, status="verified",
+                                 expires_on=date.today() - timedelta(days=1))
+    inactive = listed_at(*offset(*DENVER, km_north=5), "Inactive")
+    inactive.user.is_active = False
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == ["Listed"]
+
+
+def test_a_practitioner_with_several_locations_appears_once_at_the_nearest(app_ctx):
+    p = listed_at(*offset(*DENVER, km_north=8), "Multi")
+    factories.make_location(p, lat=offset(*DENVER, km_north=2)[0], lng=DENVER[1],
+                            clinic_name="Near Clinic")
+    factories.make_location(p, lat=offset(*DENVER, km_north=40)[0], lng=DENVER[1],
+                            clinic_name="Far Clinic")
+    listed_at(*offset(*DENVER, km_north=5), "Single")
+    results = search(*DENVER, 50)
+    assert names(results) == ["Multi", "Single"]
+    assert results.hits[0].location.clinic_name == "Near Clinic"
+    assert results.hits[0].distance_km == pytest.approx(2.0, rel=0.01)
+
+
+@pytest.fixture
+def filtered_world(app_ctx):
+    listed_at(*offset(*DENVER, km_north=1), "PT trigger English",
+              tags={"technique": ["trigger_point"], "language": ["en"],
+                    "condition": ["neck_pain"]})
+    listed_at(*offset(*DENVER, km_north=2), "Chiro electrical Spanish",
+              profession="chiropractor", accessible=True,
+              tags={"technique": ["electrical"], "language": ["es", "en"],
+                    "condition": ["low_back_pain"]})
+    listed_at(*offset(*DENVER, km_north=3), "PT electrical full", accepting=False,
+              accessible=True, tags={"technique": ["electrical", "trigger_point"],
+                                     "language": ["es"], "condition": ["neck_pain"]})
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (Filters(profession="chiropractor"), ["Chiro electrical Spanish"]),
+    (Filters(profession="physiotherapist"), ["PT trigger English", "PT electrical full"]),
+    (Filters(technique="electrical"), ["Chiro electrical Spanish", "PT electrical full"]),
+    (Filters(condition="neck_pain"), ["PT trigger English", "PT electrical full"]),
+    (Filters(language="es"), ["Chiro electrical Spanish", "PT electrical full"]),
+    (Filters(accepting=True), ["PT trigger English", "Chiro electrical Spanish"]),
+    (Filters(accessible=True), ["Chiro electrical Spanish", "PT electrical full"]),
+    (Filters(profession="physiotherapist", technique="electrical"), ["PT electrical full"]),
+    (Filters(language="es", accepting=True), ["Chiro electrical Spanish"]),
+    (Filters(technique="trigger_point", condition="neck_pain", language="en"),
+     ["PT trigger English"]),
+    (Filters(profession="acupuncturist"), []),
+])
+def test_each_filter_alone_and_combined(filtered_world, filters, expected):
+    assert names(search(*DENVER, 25, filters)) == expected
+
+
+def test_pages_have_no_repeats_and_no_gaps(app_ctx):
+    for i in range(23):
+        # Pairs at the same distance, so the name decides the order inside each pair.
+        listed_at(*offset(*DENVER, km_north=1 + i // 2), f"P{i:02d}")
+    everyone = names(search(*DENVER, 50, per_page=100))
+    pages = [names(search(*DENVER, 50, page=n, per_page=5)) for n in range(1, 6)]
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert sum(pages, []) == everyone
+    assert len(set(everyone)) == 23
+
+
+def test_counts_are_exact_up_to_the_cap_then_capped(app_ctx, monkeypatch):
+    import directory.search as search_module
+
+    monkeypatch.setattr(search_module, "MAX_RESULTS", 10)
+    for i in range(12):
+        listed_at(*offset(*DENVER, km_east=0.5 + i), f"N{i:02d}")
+    results = search_module.search(*DENVER, 50)
+    assert results.capped and results.total == 10
+    assert names(results)[:3] == ["N00", "N01", "N02"]  # still the nearest ones
+    assert not search_module.search(*DENVER, 5).capped
+    assert MAX_RESULTS == 200
+
+
+def test_the_search_page_finds_practitioners_near_a_postcode(app, client):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Near Downtown")  # ZIP 80202
+        listed_at(40.015, -105.2705, "In Boulder")
+    page = client.get("/?near=80202&radius=10").get_data(as_text=True)
+    assert "1 verified practitioner within 10 miles of 80202" in page
+    assert "Near Downtown" in page and "In Boulder" not in page
+    wider = client.get("/?near=80202&radius=50").get_data(as_text=True)
+    assert "2 verified practitioners within 50 miles" in wider
+    assert re.search(r"In Boulder", wider)
+
+
+def test_nothing_found_offers_the_next_larger_radius(app, client):
+    with app.app_context():
+        listed_at(40.015, -105.2705, "In Boulder")
+    page = client.get("/?near=80202&radius=10").get_data(as_text=True)
+    assert "No verified practitioners within 10 miles" in page
+    assert 'href="/?near=80202&amp;radius=25"' in page
+
+
+def test_ambiguous_places_ask_which_one(client):
+    page = client.get("/?near=Portland").get_data(as_text=True)
+    assert "Which place did you mean?" in page
+    assert "Portland, Oregon, United States" in page and "Portland, Maine, United States" in page
+
+
+def test_units_default_by_country_and_toggle(app, client):
+    with app.app_context():
+        listed_at(-37.8136, 144.9631, "Melbourne PT")
+    km = client.get("/?near=3000&country=AU").get_data(as_text=True)
+    assert "within 25 km of 3000" in km and "Show miles" in km
+    miles = client.get("/?near=3000&country=AU&unit=mi&radius=16").get_data(as_text=True)
+    assert "within 16 miles" in miles
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("near=zzzzqqq", "We could not find"),
+    ("near=80202&radius=-1", "Choose a distance from 1 to 500 km."),
+    ("near=80202&radius=10000", "Choose a distance from 1 to 500 km."),
+    ("near=80202&radius=abc", "The distance must be a number."),
+    ("lat=200&lng=10", "Latitude must be between -90 and 90."),
+    ("lat=40&lng=abc", "Longitude must be a number."),
+    ("near=80202&profession=astronaut", "Choose a profession from the list."),
+    ("near=80202&page=0", "The page must be between 1 and 1000."),
+    ("near=" + "x" * 10000, "Type at most 200 characters"),
+    ("near=%27%3B+DROP+TABLE+users%3B--", "We could not find"),
+    ("near=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "We could not find"),
+])
+def test_bad_input_gives_a_message_on_the_page(client, query, message):
+    response = client.get(f"/?{query}")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert message in body
+    assert "<script>alert(1)" not in body
