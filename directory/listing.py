@@ -4,35 +4,78 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import case, event, exists, func, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from directory.extensions import db
 from directory.models import Certification, Practitioner, User
 from directory.models.base import utcnow
 
+NO_EXPIRY = date(9999, 12, 31)
+
 
 def listed_clause(today: date | None = None) -> ColumnElement[bool]:
-    """SQL: an active, confirmed account with a verified certification that has not expired."""
+    """SQL: an active, confirmed account with a verified certification that has not expired.
+
+    Reads Practitioner.listed_until, which refresh_listing() keeps; the rule itself is in
+    listed_until_expression().
+    """
     today = today or utcnow().date()
-    has_credential = exists().where(
-        Certification.practitioner_id == Practitioner.id,
-        Certification.status == "verified",
-        or_(Certification.expires_on.is_(None), Certification.expires_on >= today),
-    )
-    account_ok = exists().where(
-        User.id == Practitioner.user_id,
-        User.is_active.is_(True),
-        User.email_confirmed_at.is_not(None),
-    )
-    return and_(has_credential, account_ok)
+    return Practitioner.listed_until >= today
 
 
-def is_listed(practitioner: Practitioner) -> bool:
+def listed_until_expression():
+    """SQL for one practitioner's last listed day: the latest expiry (NO_EXPIRY for none) of
+    its verified certifications, when the account is active and its e-mail confirmed."""
+    latest = (select(func.max(func.coalesce(Certification.expires_on, NO_EXPIRY)))
+              .where(Certification.practitioner_id == Practitioner.id,
+                     Certification.status == "verified")
+              .scalar_subquery())
+    account_ok = exists().where(User.id == Practitioner.user_id, User.is_active.is_(True),
+                                User.email_confirmed_at.is_not(None))
+    return case((account_ok, latest), else_=None)
+
+
+def refresh_listing(connection, practitioner_ids=(), user_ids=()) -> None:
+    """Recompute listed_until for these practitioners (or those of these accounts)."""
+    conditions = []
+    if practitioner_ids:
+        conditions.append(Practitioner.id.in_(sorted(practitioner_ids)))
+    if user_ids:
+        conditions.append(Practitioner.user_id.in_(sorted(user_ids)))
+    if conditions:
+        connection.execute(update(Practitioner).where(or_(*conditions))
+                           .values(listed_until=listed_until_expression())
+                           .execution_options(synchronize_session=False))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context) -> None:
+    """Whenever certifications or accounts change, bring listed_until up to date in the same
+    transaction, so no code path (service, command, test factory) can forget it."""
+    practitioner_ids: set[int] = set()
+    user_ids: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Certification) and obj.practitioner_id is not None:
+            practitioner_ids.add(obj.practitioner_id)
+        elif isinstance(obj, User) and obj.id is not None:
+            user_ids.add(obj.id)
+        elif isinstance(obj, Practitioner) and obj.id is not None and obj not in session.deleted:
+            practitioner_ids.add(obj.id)
+    if not (practitioner_ids or user_ids):
+        return
+    refresh_listing(session.connection(), practitioner_ids, user_ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Practitioner) and (obj.id in practitioner_ids
+                                              or obj.user_id in user_ids):
+            session.expire(obj, ["listed_until"])
+
+
+def is_listed(practitioner: Practitioner, today: date | None = None) -> bool:
     """True when this practitioner may be shown to everyone."""
-    return bool(db.session.scalar(
-        select(Practitioner.id).where(Practitioner.id == practitioner.id, listed_clause())
-    ))
+    until = practitioner.listed_until
+    return until is not None and until >= (today or utcnow().date())
 
 
 def can_view(practitioner: Practitioner, user) -> bool:

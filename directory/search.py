@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
-from sqlalchemy import Float, and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from directory import geo, listing
+from directory import geo
 from directory.extensions import db
 from directory.models import Certification, PracticeLocation, Practitioner, PractitionerTag
 from directory.models.base import utcnow
@@ -72,63 +73,115 @@ class Results:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-def haversine_sql(lat: float, lng: float):
-    """The great-circle distance in km from (lat, lng) to a location row, as a SQL expression."""
+def haversine_sql():
+    """The great-circle distance in km from the point given as bind parameters (rlat, rlng in
+    radians, coslat = cos(rlat)) to a location row, as a SQL expression."""
     loc = PracticeLocation
-    rlat, rlng = math.radians(lat), math.radians(lng)
-    half_dlat = (func.radians(loc.lat) - rlat) / 2
-    half_dlng = (func.radians(loc.lng) - rlng) / 2
+    half_dlat = (func.radians(loc.lat) - bindparam("rlat")) / 2
+    half_dlng = (func.radians(loc.lng) - bindparam("rlng")) / 2
     a = (func.power(func.sin(half_dlat), 2)
-         + math.cos(rlat) * func.cos(func.radians(loc.lat)) * func.power(func.sin(half_dlng), 2))
-    a = case((a > 1.0, literal(1.0, Float)), else_=a)  # rounding must not leave asin's domain
+         + bindparam("coslat") * func.cos(func.radians(loc.lat))
+         * func.power(func.sin(half_dlng), 2))
+    # Within MAX_RADIUS_KM, a stays far below 1, so asin never leaves its domain.
     return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
 
 
-def _filter_clauses(filters: Filters) -> list:
+def _box_clause(n_boxes: int):
+    return or_(*(and_(PracticeLocation.lat.between(bindparam(f"b{i}_s"), bindparam(f"b{i}_n")),
+                      PracticeLocation.lng.between(bindparam(f"b{i}_w"), bindparam(f"b{i}_e")))
+                 for i in range(n_boxes)))
+
+
+def _filter_clauses(shape: tuple[str, ...]) -> list:
     clauses = []
-    if filters.profession:
-        clauses.append(Practitioner.profession == filters.profession)
-    for kind, code in (("technique", filters.technique), ("condition", filters.condition),
-                       ("language", filters.language)):
-        if code:
+    if "profession" in shape:
+        clauses.append(Practitioner.profession == bindparam("profession"))
+    for kind in ("technique", "condition", "language"):
+        if kind in shape:
+            tag = PractitionerTag.__table__.alias(f"tag_{kind}")
             clauses.append(exists().where(
-                PractitionerTag.practitioner_id == Practitioner.id,
-                PractitionerTag.kind == kind, PractitionerTag.code == code))
-    if filters.accepting is not None:
-        clauses.append(Practitioner.accepting_new_patients.is_(filters.accepting))
-    if filters.accessible:
+                tag.c.practitioner_id == Practitioner.id, tag.c.kind == kind,
+                tag.c.code == bindparam(kind)))
+    if "accepting" in shape:
+        clauses.append(Practitioner.accepting_new_patients.is_(True))
+    if "accessible" in shape:
         clauses.append(PracticeLocation.wheelchair_accessible.is_(True))
     return clauses
 
 
-def nearest_query(lat: float, lng: float, radius_km: float, filters: Filters, limit: int,
-                  today: date, offset: int = 0):
-    """One SQL query: the nearest listed practitioners within radius_km (one row each)."""
-    distance = haversine_sql(lat, lng).label("distance_km")
-    boxes = [and_(PracticeLocation.lat.between(b[0], b[1]),
-                  PracticeLocation.lng.between(b[2], b[3]))
-             for b in geo.bounding_boxes(lat, lng, radius_km)]
+@lru_cache(maxsize=256)
+def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
+    """One SQL query: the nearest listed practitioners within :radius (one row each), built once
+    per combination of filters and reused with new parameters (the values are bound)."""
+    distance = haversine_sql().label("distance_km")
     located = (
         select(PracticeLocation.id.label("location_id"),
                PracticeLocation.practitioner_id.label("practitioner_id"),
                Practitioner.full_name.label("name"), distance)
         .join(Practitioner, Practitioner.id == PracticeLocation.practitioner_id)
-        .where(or_(*boxes), listing.listed_clause(today), *_filter_clauses(filters))
+        .where(_box_clause(n_boxes), Practitioner.listed_until >= bindparam("today"),
+               *_filter_clauses(shape))
         .subquery("located")
     )
     ranked = (
         select(located, func.row_number().over(
             partition_by=located.c.practitioner_id,
             order_by=(located.c.distance_km, located.c.location_id)).label("rank"))
-        .where(located.c.distance_km <= radius_km)
+        .where(located.c.distance_km <= bindparam("radius"))
         .subquery("ranked")
     )
     return (
         select(ranked.c.practitioner_id, ranked.c.location_id, ranked.c.distance_km)
         .where(ranked.c.rank == 1)
         .order_by(ranked.c.distance_km, ranked.c.name, ranked.c.practitioner_id)
-        .offset(offset).limit(limit)
+        .limit(bindparam("limit"))
     )
+
+
+@lru_cache(maxsize=8)
+def _probe_statement(n_boxes: int):
+    """How many locations lie in the box: read from the (lat, lng) index alone."""
+    return select(func.count()).select_from(PracticeLocation).where(_box_clause(n_boxes))
+
+
+def _shape(filters: Filters) -> tuple[str, ...]:
+    return tuple(name for name in ("profession", "technique", "condition", "language")
+                 if getattr(filters, name)) + (
+        ("accepting",) if filters.accepting else ()) + (
+        ("accessible",) if filters.accessible else ())
+
+
+def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: date,
+            limit: int) -> tuple[int, dict]:
+    boxes = geo.bounding_boxes(lat, lng, radius_km)
+    params = {"rlat": math.radians(lat), "rlng": math.radians(lng),
+              "coslat": math.cos(math.radians(lat)), "radius": radius_km, "today": today,
+              "limit": limit}
+    for i, (south, north, west, east) in enumerate(boxes):
+        params.update({f"b{i}_s": south, f"b{i}_n": north, f"b{i}_w": west, f"b{i}_e": east})
+    for name in ("profession", "technique", "condition", "language"):
+        if getattr(filters, name):
+            params[name] = getattr(filters, name)
+    return len(boxes), params
+
+
+def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: int,
+            today: date) -> list:
+    """Rows (practitioner_id, location_id, distance_km) of one ring."""
+    n_boxes, params = _params(lat, lng, radius_km, filters, today, limit)
+    connection = db.session.connection()
+    return connection.execute(nearest_statement(n_boxes, _shape(filters)), params).all()
+
+
+def first_ring(lat: float, lng: float, radius_km: float, wanted: int) -> float:
+    """A first radius expected to hold about `wanted` locations, from the index alone."""
+    probe = min(radius_km, FIRST_RING_KM)
+    n_boxes, params = _params(lat, lng, probe, Filters(), utcnow().date(), 0)
+    found = db.session.connection().execute(_probe_statement(n_boxes), params).scalar_one()
+    if found == 0:
+        return min(radius_km, probe * 4)
+    # Area grows with the square of the radius; aim a little past `wanted`.
+    return min(radius_km, max(probe, probe * math.sqrt(1.5 * wanted / found)))
 
 
 def search(lat: float, lng: float, radius_km: float, filters: Filters | None = None,
@@ -138,11 +191,11 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
     today = today or utcnow().date()
     radius_km = min(max(float(radius_km), 0.1), MAX_RADIUS_KM)
     wanted = MAX_RESULTS + 1  # one more than the cap tells "more than MAX_RESULTS"
-    ring = min(radius_km, FIRST_RING_KM)
-    queries = 0
+    ring = first_ring(lat, lng, radius_km, wanted)
+    queries = 1
     while True:
         queries += 1
-        rows = db.session.execute(nearest_query(lat, lng, ring, filters, wanted, today)).all()
+        rows = nearest(lat, lng, ring, filters, wanted, today)
         if len(rows) >= wanted or ring >= radius_km:
             break
         # Grow by the density seen so far (area grows with the square of the radius).
@@ -153,20 +206,18 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
     start = (page - 1) * per_page
     window = rows[start:start + per_page]
     return Results(hits=_load_hits(window), total=len(rows), capped=capped, page=page,
-                   per_page=per_page, radius_km=radius_km, queries=queries)
+                   per_page=per_page, radius_km=radius_km, queries=queries + bool(window))
 
 
 def _load_hits(rows) -> list[Hit]:
-    """The practitioners and locations of a page, with what the result list shows."""
+    """The practitioners and locations of a page, in one query."""
     if not rows:
         return []
-    practitioners = {p.id: p for p in db.session.scalars(
-        select(Practitioner).where(Practitioner.id.in_([r.practitioner_id for r in rows]))
-        .options(selectinload(Practitioner.tags)))}
-    locations = {loc.id: loc for loc in db.session.scalars(
-        select(PracticeLocation).where(PracticeLocation.id.in_([r.location_id for r in rows])))}
-    return [Hit(practitioners[r.practitioner_id], locations[r.location_id], float(r.distance_km))
-            for r in rows]
+    loaded = {loc.id: (p, loc) for p, loc in db.session.execute(
+        select(Practitioner, PracticeLocation)
+        .join(PracticeLocation, PracticeLocation.practitioner_id == Practitioner.id)
+        .where(PracticeLocation.id.in_([r.location_id for r in rows])))}
+    return [Hit(*loaded[r.location_id], float(r.distance_km)) for r in rows]
 
 
 def verified_certifications(practitioner_ids: list[int], today: date | None = None

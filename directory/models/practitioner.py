@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -36,6 +36,10 @@ class Practitioner(TimestampMixin, db.Model):
     accepting_new_patients: Mapped[bool] = mapped_column(default=True)
     insurance_notes: Mapped[str] = mapped_column(Text, default="")
     attested_at: Mapped[datetime | None]
+    # The last day the practitioner is listed (9999-12-31: no expiry; NULL: not listed), kept
+    # by directory.listing whenever a certification or the account changes. Search reads it
+    # instead of joining certifications and users for every location in the box.
+    listed_until: Mapped[date | None]
     is_demo: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
 

@@ -1,0 +1,277 @@
+"""Benchmark the location search at 10,000 to 1,000,000 listed practitioners (SQLite by default).
+
+Practitioners are clustered the way real ones are: 85 % near towns of the six countries, chosen
+with a weight of their population (from the embedded GeoNames gazetteer) and spread around the
+centre, the rest spread over each country's area. Every one is listed: a confirmed account, a
+verified certification, one or two practice locations and some techniques and languages.
+
+It reports p50 and p95 (milliseconds) of
+  - the service query (directory.search.search) and
+  - the HTTP API (GET /api/v1/practitioners through the WSGI app, in process),
+at the centres of the largest cities and at rural points, for 10, 25 and 100 km.
+With --load it also serves the database with gunicorn (2 workers) and measures the search page
+with wrk from a second process.
+
+    python tools/bench_search.py                         # 10k, 100k and 1M (about 10 minutes)
+    python tools/bench_search.py --sizes 10000 --queries 50
+    python tools/bench_search.py --sizes 1000000 --load  # adds gunicorn + wrk on the page
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import math
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, text  # noqa: E402
+
+from directory import create_app  # noqa: E402
+from directory.extensions import db  # noqa: E402
+from directory.models import (  # noqa: E402
+    Certification,
+    PracticeLocation,
+    Practitioner,
+    PractitionerTag,
+    TrainingProgram,
+    User,
+)
+
+GAZETTEER = ROOT / "directory" / "data" / "gazetteer.csv.gz"
+# Rough land boxes (lat_min, lat_max, lng_min, lng_max) for the spread-out share.
+COUNTRY_BOXES = {
+    "US": [(30.0, 48.5, -122.5, -75.0)], "AU": [(-37.5, -27.0, 115.5, 153.0)],
+    "GB": [(50.5, 57.5, -4.5, 1.5)], "CA": [(43.0, 53.5, -123.0, -64.0)],
+    "NZ": [(-46.0, -35.0, 168.5, 178.0)], "IE": [(51.6, 55.2, -10.0, -6.1)],
+}
+RURAL_POINTS = [(44.5, -100.3), (38.5, -98.0), (46.9, -110.4), (-31.5, 145.0), (52.6, -1.0),
+                (50.5, -105.0), (-44.0, 170.5), (53.0, -8.0), (35.5, -106.0), (-33.6, 138.6)]
+RADII = (10, 25, 100)
+BATCH = 20_000
+
+
+def towns(count: int = 400) -> list[tuple[str, float, float, int]]:
+    """The largest places in the gazetteer: (name, lat, lng, population)."""
+    postcodes, places = {}, []
+    with gzip.open(GAZETTEER, "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["kind"] == "postcode":
+                postcodes[(row["country"], row["code"])] = row
+            elif row["kind"] == "place" and row["population"]:
+                places.append(row)
+    best: dict[tuple[str, str], tuple[str, float, float, int]] = {}
+    for row in places:
+        base = postcodes.get((row["country"], row["code"]), {})
+        lat, lng = row["lat"] or base.get("lat"), row["lng"] or base.get("lng")
+        name = row["name"] or base.get("name", "")
+        if not lat or not lng:
+            continue
+        key = (row["country"], name)
+        pop = int(row["population"])
+        if key not in best or best[key][3] < pop:
+            best[key] = (f"{name} ({row['country']})", float(lat), float(lng), pop)
+    return sorted(best.values(), key=lambda t: -t[3])[:count]
+
+
+def point_near(rng: random.Random, lat: float, lng: float, sigma_km: float):
+    """A point around (lat, lng), normally spread with sigma_km."""
+    dist = abs(rng.gauss(0, sigma_km))
+    angle = rng.random() * 2 * math.pi
+    dlat = dist * math.cos(angle) / 111.195
+    dlng = dist * math.sin(angle) / (111.195 * max(math.cos(math.radians(lat)), 0.05))
+    return max(-89.9, min(89.9, lat + dlat)), ((lng + dlng + 180) % 360) - 180
+
+
+def generate(n: int, seed: int = 7) -> None:
+    """Insert n listed practitioners (inside an app context) with Core bulk inserts."""
+    rng = random.Random(seed)
+    town_list = towns()
+    weights = [t[3] for t in town_list]
+    now = datetime.now(UTC)
+    admin_id = db.session.execute(insert(User).values(
+        email="bench-admin@example.com", password_hash="x", role="admin",  # noqa: S106
+        email_confirmed_at=now, is_active=True, session_version=1, created_at=now,
+        updated_at=now)).inserted_primary_key[0]
+    program_id = db.session.execute(insert(TrainingProgram).values(
+        key="bench", organisation="Bench", name="Bench Level 1", level=1, country="US",
+        notes="", created_at=now, updated_at=now)).inserted_primary_key[0]
+    db.session.commit()
+    professions = ["physiotherapist"] * 6 + ["chiropractor"] * 2 + ["medical_doctor",
+                                                                     "myotherapist"]
+    techniques = ["trigger_point", "superficial", "deep", "ims", "electrical", "functional"]
+    start = 0
+    while start < n:
+        size = min(BATCH, n - start)
+        users, practitioners, certs, locations, tags = [], [], [], [], []
+        for i in range(start + 1, start + size + 1):
+            users.append({"id": i + 1, "email": f"bench{i}@example.com", "password_hash": "x",
+                          "role": "practitioner", "email_confirmed_at": now, "is_active": True,
+                          "session_version": 1, "created_at": now, "updated_at": now})
+            practitioners.append({
+                "id": i, "user_id": i + 1, "slug": f"bench-{i}", "full_name": f"Bench {i:07d}",
+                "post_nominals": "", "profession": rng.choice(professions),
+                "licence_number": "", "bio": "", "phone": "", "public_email": "",
+                "website": "", "booking_url": "", "accepting_new_patients": rng.random() < .8,
+                "insurance_notes": "", "is_demo": False, "version": 1,
+                "listed_until": date(9999, 12, 31),
+                "created_at": now, "updated_at": now})
+            certs.append({"practitioner_id": i, "program_id": program_id, "submitted_name": "B",
+                          "certificate_number": "", "status": "verified", "reason": "",
+                          "reviewed_by_id": admin_id, "reviewed_at": now, "verified_at": now,
+                          "submitted_at": now, "public_code": secrets.token_urlsafe(16),
+                          "version": 1, "created_at": now, "updated_at": now})
+            for _ in range(2 if rng.random() < 0.15 else 1):
+                if rng.random() < 0.85:
+                    _, tlat, tlng, pop = rng.choices(town_list, weights)[0]
+                    lat, lng = point_near(rng, tlat, tlng, 3 + 2 * math.log10(pop))
+                    country = "US"
+                else:
+                    country = rng.choice(list(COUNTRY_BOXES))
+                    box = rng.choice(COUNTRY_BOXES[country])
+                    lat, lng = rng.uniform(box[0], box[1]), rng.uniform(box[2], box[3])
+                locations.append({
+                    "practitioner_id": i, "clinic_name": f"Clinic {i}", "street": "",
+                    "city": "Bench", "region": "", "postcode": "", "country": country,
+                    "lat": round(lat, 5), "lng": round(lng, 5), "geo_precision": "postcode",
+                    "wheelchair_accessible": rng.random() < 0.5, "created_at": now,
+                    "updated_at": now})
+            for code in rng.sample(techniques, 2):
+                tags.append({"practitioner_id": i, "kind": "technique", "code": code})
+            tags.append({"practitioner_id": i, "kind": "language", "code": "en"})
+        for table, rows in ((User, users), (Practitioner, practitioners),
+                            (Certification, certs), (PracticeLocation, locations),
+                            (PractitionerTag, tags)):
+            db.session.execute(insert(table), rows)
+        db.session.commit()
+        start += size
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(text("ANALYZE"))
+    else:
+        db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def measure(app, points, radius: float, queries: int, rng: random.Random):
+    """Timings of the service query and of the HTTP API for points jittered around `points`."""
+    from directory.search import search
+
+    service, api, counts = [], [], []
+    client = app.test_client()
+    with app.app_context():
+        search(*points[0], radius)  # warm up caches (gazetteer, statements)
+        client.get(f"/api/v1/practitioners?near={points[0][0]},{points[0][1]}&unit=km")
+        for q in range(queries):
+            lat, lng = point_near(rng, *points[q % len(points)], 1.0)
+            t = time.perf_counter()
+            results = search(lat, lng, radius)
+            service.append(time.perf_counter() - t)
+            counts.append(results.total)
+            t = time.perf_counter()
+            response = client.get(f"/api/v1/practitioners?near={lat:.5f},{lng:.5f}"
+                                  f"&radius={radius}&unit=km")
+            api.append(time.perf_counter() - t)
+            if response.status_code != 200:
+                raise RuntimeError(response.get_data(as_text=True))
+            db.session.remove()
+    return percentiles(service), percentiles(api), statistics.median(counts)
+
+
+def load_test(db_url: str, instance: Path, seconds: int, city: tuple[float, float]) -> str:
+    """The search page under gunicorn (2 workers) and wrk (64 connections) in another process."""
+    port = 18000 + secrets.randbelow(1000)
+    env = dict(os.environ, DIRECTORY_DATABASE_URL=db_url, DIRECTORY_AUTO_UPGRADE="false",
+               DIRECTORY_INSTANCE_PATH=str(instance))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app",
+         "--log-level", "warning"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                import urllib.request
+
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/about", timeout=1)  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/?near={city[0]},{city[1]}&radius=25&unit=km"
+        result = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", url],
+                                capture_output=True, text=True, check=True)
+        return result.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    """Generate, measure and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--dir", default=None, help="where to keep the databases")
+    parser.add_argument("--load", action="store_true", help="also gunicorn + wrk on the page")
+    parser.add_argument("--load-seconds", type=int, default=30)
+    args = parser.parse_args()
+    workdir = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    big = [(t[1], t[2]) for t in towns(10)]
+    print(f"cities: {', '.join(t[0] for t in towns(10))}")
+    print("| N | where | radius km | results (median) | service p50 ms | service p95 ms "
+          "| API p50 ms | API p95 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in (int(s) for s in args.sizes.split(",")):
+        path = workdir / f"search-{n}.sqlite3"
+        url = f"sqlite:///{path}"
+        instance = workdir / f"instance-{n}"
+        instance.mkdir(exist_ok=True)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_UPGRADE": False,
+                          "SECRET_KEY": "bench", "TESTING": False,
+                          "MAIL_OUTBOX": str(instance / "outbox")})
+        with app.app_context():
+            fresh = not path.exists() or path.stat().st_size < 100_000
+            if fresh:
+                from flask_migrate import upgrade
+
+                from directory import PACKAGE
+
+                path.unlink(missing_ok=True)
+                upgrade(directory=str(PACKAGE / "migrations"))
+                t = time.perf_counter()
+                generate(n)
+                sys.stderr.write(f"generated {n} in {time.perf_counter() - t:.0f} s\n")
+        rng = random.Random(n)
+        for where, points in (("large-city centre", big), ("rural", RURAL_POINTS)):
+            for radius in RADII:
+                (sp50, sp95), (ap50, ap95), found = measure(app, points, radius, args.queries,
+                                                            rng)
+                print(f"| {n:,} | {where} | {radius} | {found:g} | {sp50:.1f} | {sp95:.1f} "
+                      f"| {ap50:.1f} | {ap95:.1f} |", flush=True)
+        if args.load:
+            print(f"\nwrk on the search page (N = {n:,}, 25 km from {towns(1)[0][0]}):")
+            print(load_test(url, instance, args.load_seconds, big[0]))
+    if not args.dir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
