@@ -37,7 +37,9 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
-    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Evidence files may be 10 MB; a larger upload up to this size still gets a field message
+    # (with the other typed values kept) instead of the bare "too large" page.
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     # Shown in the footer and e-mails; an absolute base for links in e-mails sent from the CLI.

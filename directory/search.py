@@ -31,6 +31,7 @@ MAX_RESULTS = 200
 RADII_KM = (5, 10, 25, 50, 100)
 MAX_RADIUS_KM = 500.0
 FIRST_RING_KM = 2.0
+MIN_RING_KM = 0.2
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,9 @@ def first_ring(lat: float, lng: float, radius_km: float, wanted: int) -> float:
     found = db.session.connection().execute(_probe_statement(n_boxes), params).scalar_one()
     if found == 0:
         return min(radius_km, probe * 4)
-    # Area grows with the square of the radius; aim a little past `wanted`.
-    return min(radius_km, max(probe, probe * math.sqrt(1.5 * wanted / found)))
+    # Area grows with the square of the radius; aim a little past `wanted` (smaller than the
+    # probe at a dense city centre, larger where practitioners are sparse).
+    return min(radius_km, max(MIN_RING_KM, probe * math.sqrt(1.5 * wanted / found)))
 
 
 def search(lat: float, lng: float, radius_km: float, filters: Filters | None = None,

@@ -81,12 +81,30 @@ def make_program(key: str = "test-program", **fields) -> TrainingProgram:
     return program
 
 
+_TEST_PROGRAM = object()
+
+
+def test_program() -> TrainingProgram:
+    """The recognised program certifications cite unless a test says otherwise."""
+    from sqlalchemy import select
+
+    found = db.session.scalar(select(TrainingProgram).where(TrainingProgram.key == "test-program"))
+    return found or make_program("test-program")
+
+
 def make_certification(practitioner: Practitioner, *, status: str = "pending",
-                       program: TrainingProgram | None = None, admin: User | None = None,
-                       evidence: bytes | None = None, **fields) -> Certification:
-    """A certification with a stored evidence file; decided ones name the admin who decided."""
+                       program: TrainingProgram | None = _TEST_PROGRAM,  # type: ignore[assignment]
+                       admin: User | None = None, evidence: bytes | None = None,
+                       **fields) -> Certification:
+    """A certification with a stored evidence file; decided ones name the admin who decided.
+
+    It cites a recognised test program unless `program` is given (None: not recognised).
+    """
     from directory.credentials import evidence as evidence_store
     from directory.credentials.services import new_public_code
+
+    if program is _TEST_PROGRAM:
+        program = test_program()
 
     stored = evidence_store.store(io.BytesIO(evidence or pdf_bytes()), "certificate.pdf")
     now = utcnow()

@@ -234,11 +234,13 @@ def audit_events(app, action: str | None = None) -> list[SimpleNamespace]:
     return events
 
 
-def make_cert(app, practitioner_id: int, program_key: str | None = None, **kwargs) -> int:
-    """A certification made by the factory; returns its id."""
+def make_cert(app, practitioner_id: int, program_key: str | None = None,
+              recognised: bool = True, **kwargs) -> int:
+    """A certification made by the factory (citing a recognised program unless told not to);
+    returns its id."""
     with app.app_context():
         p = db.session.get(Practitioner, practitioner_id)
-        program = None
+        program = factories.test_program() if recognised else None
         if program_key:
             program = db.session.scalar(select(TrainingProgram)
                                         .where(TrainingProgram.key == program_key))
@@ -831,7 +833,8 @@ def test_queue_and_detail_are_for_admins_only(app, client, owner):
 @pytest.mark.parametrize(("content", "tag"), [
     (None, "iframe"), (factories.PNG_BYTES, "img")], ids=["pdf", "png"])
 def test_detail_shows_evidence_and_every_check(app, owner, admin, programs, content, tag):
-    cert_id = make_cert(app, owner.id, evidence=content, submitted_name="Mystery course",
+    cert_id = make_cert(app, owner.id, recognised=False, evidence=content,
+                        submitted_name="Mystery course",
                         hours=10.0, in_person_hours=5.0)
     response = admin.client.get(f"/admin/certifications/{cert_id}")
     assert response.status_code == 200
@@ -1464,3 +1467,28 @@ def test_a_renewed_certificate_gets_reminders_for_its_new_date(app, client, runn
     reminders = _mails(outbox, "Your certification expires in")
     assert [subject(m) for m in reminders] == ["Your certification expires in 20 days",
                                                "Your certification expires in 25 days"]
+
+
+def test_approving_needs_a_recognised_program_which_the_admin_can_set(app, owner, admin,
+                                                                      programs):
+    """"Verified" means a recognised program: the admin confirms or corrects it on approval."""
+    cert_id = make_cert(app, owner.id, recognised=False, submitted_name="FDN one course")
+    response = admin.client.post(f"/admin/certifications/{cert_id}",
+                                 data={"action": "approve", "program": "", "version": "1"})
+    assert response.status_code == 200
+    assert "Choose the recognised program this certificate is from" in text(response)
+    assert cert_row(app, cert_id).status == "pending"
+
+    with app.app_context():
+        program_id = db.session.scalar(select(TrainingProgram.id).where(
+            TrainingProgram.key == "kinetacore-fdn-1"))
+    response = admin.client.post(f"/admin/certifications/{cert_id}", data={
+        "action": "approve", "program": str(program_id), "version": "1"})
+    assert response.status_code == 302
+    row = cert_row(app, cert_id)
+    assert (row.status, row.program_id, row.match_outcome) == ("verified", program_id,
+                                                               "confirmed")
+    with app.app_context():
+        actions = list(db.session.scalars(select(AuditEvent.action).where(
+            AuditEvent.subject_id == cert_id, AuditEvent.subject_type == "certifications")))
+    assert "certification.program_set" in actions and "certification.approve" in actions

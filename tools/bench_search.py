@@ -88,11 +88,9 @@ def towns(count: int = 400) -> list[tuple[str, float, float, int]]:
 
 
 def point_near(rng: random.Random, lat: float, lng: float, sigma_km: float):
-    """A point around (lat, lng), normally spread with sigma_km."""
-    dist = abs(rng.gauss(0, sigma_km))
-    angle = rng.random() * 2 * math.pi
-    dlat = dist * math.cos(angle) / 111.195
-    dlng = dist * math.sin(angle) / (111.195 * max(math.cos(math.radians(lat)), 0.05))
+    """A point around (lat, lng): north and east offsets each normal with sigma_km."""
+    dlat = rng.gauss(0, sigma_km) / 111.195
+    dlng = rng.gauss(0, sigma_km) / (111.195 * max(math.cos(math.radians(lat)), 0.05))
     return max(-89.9, min(89.9, lat + dlat)), ((lng + dlng + 180) % 360) - 180
 
 

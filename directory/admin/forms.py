@@ -24,10 +24,20 @@ class DecisionForm(BaseForm):
 
     action = SelectField("Decision", choices=DECISIONS,
                          validators=[InputRequired("Choose a decision.")])
+    program = SelectField(
+        "Recognised program", choices={"": "Not recognised"}, default="",
+        description="The registry program this certificate is from; required to approve. "
+                    "Correct a suggested match here.")
     reason = TextAreaField(
         "Reason or message to the practitioner", validators=[Length(max=2000)],
         description="Required to reject, request changes or revoke; the practitioner sees it.")
     version = HiddenField()
+
+    def set_programs(self, programs) -> None:
+        """The registry programs to choose from."""
+        self.program.choices = {"": "Not recognised", **{
+            str(p.id): f"{p.organisation} — {p.name}" + (" (retired)" if p.retired_at else "")
+            for p in programs}}
 
 
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds; bigger ones would overflow the query

@@ -12,7 +12,7 @@ from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm
 from directory.credentials import checks, lifecycle, services
 from directory.credentials.rules import verdict_for
 from directory.extensions import db
-from directory.models import AuditEvent, Certification, Practitioner, User
+from directory.models import AuditEvent, Certification, Practitioner, TrainingProgram, User
 from directory.security import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -64,15 +64,26 @@ def certification(cert_id: int):
     """One certification: evidence beside the automatic checks, and the decision."""
     cert = db.get_or_404(Certification, cert_id)
     form = DecisionForm()
+    programs = list(db.session.scalars(select(TrainingProgram).order_by(
+        TrainingProgram.organisation, TrainingProgram.level, TrainingProgram.name)))
+    form.set_programs(programs)
+    if request.method == "GET":
+        form.program.data = str(cert.program_id or "")
     if form.validate_on_submit():
         try:
             expected = int(form.version.data or -1)
         except ValueError:
             expected = -1
         try:
-            services.decide(cert, current_user, form.action.data, form.reason.data, expected)
+            chosen = db.session.get(TrainingProgram, int(form.program.data)) \
+                if form.program.data else None
+            services.decide(cert, current_user, form.action.data, form.reason.data, expected,
+                            program=chosen)
         except lifecycle.ReasonRequired as exc:
             form.reason.errors.append(str(exc))
+        except lifecycle.ProgramRequired as exc:
+            db.session.rollback()
+            form.program.errors.append(str(exc))
         except (services.ConflictError, lifecycle.IllegalTransition) as exc:
             db.session.rollback()
             db.session.refresh(cert)

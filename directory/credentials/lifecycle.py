@@ -20,6 +20,10 @@ class IllegalTransition(Exception):
     """A status change the state machine does not allow."""
 
 
+class ProgramRequired(IllegalTransition):
+    """Approval needs the recognised program the certificate is from."""
+
+
 class ReasonRequired(ValueError):
     """A decision that needs a reason or message was given none."""
 
@@ -72,6 +76,9 @@ def apply(cert: Certification, action: str, actor: User | None, reason: str = ""
                                 f"be {ACTION_LABELS.get(action, action)}.")
     _check_actor(transition, cert, actor)
     reason = (reason or "").strip()
+    if action == "approve" and cert.program is None:
+        raise ProgramRequired("Choose the recognised program this certificate is from "
+                                "before approving it: “verified” means a recognised program.")
     if transition.needs_reason and not reason:
         raise ReasonRequired("Give a reason: the practitioner will see it.")
     now = now or utcnow()

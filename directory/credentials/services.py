@@ -148,11 +148,20 @@ def update(cert: Certification, actor: User, expected_version: int, values: dict
 
 
 def decide(cert: Certification, admin: User, action: str, reason: str,
-           expected_version: int) -> Certification:
-    """An administrator approves, rejects, requests changes or revokes; one decision wins."""
+           expected_version: int, program: TrainingProgram | None = None) -> Certification:
+    """An administrator approves, rejects, requests changes or revokes; one decision wins.
+
+    On approval the administrator confirms (or corrects) the recognised program.
+    """
     if expected_version != cert.version:
         raise ConflictError("Another administrator changed this certification while you were "
                             "looking at it. Here is its current state.")
+    if action == "approve" and program is not None and program.id != cert.program_id:
+        previous = cert.program.key if cert.program else None
+        cert.program = program
+        cert.match_outcome = "confirmed"
+        record("certification.program_set", cert, actor=admin, previous=previous,
+               program=program.key, practitioner_id=cert.practitioner_id)
     lifecycle.apply(cert, action, admin, reason)
     try:
         db.session.flush()
@@ -224,7 +233,9 @@ def sweep(today: date | None = None) -> SweepResult:
         db.session.commit()  # marked sent before mailing: a crash cannot send it twice
         result.reminders += 1
         mail.send(cert.practitioner.user.email,
-                  f"Your certification expires in {days_left} days", "certification_reminder",
+                  "Your certification expires today" if days_left == 0 else
+                  f"Your certification expires in {days_left} day{'s' if days_left != 1 else ''}",
+                  "certification_reminder",
                   cert=cert, days_left=days_left,
                   link=url_for("certifications.index", _external=True))
     return result
