@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from directory import vocab
+from directory import geo, vocab
 from directory.accounts.passwords import hash_password
 from directory.accounts.services import create_admin, unique_slug
 from directory.credentials import evidence, lifecycle
@@ -32,69 +32,26 @@ from directory.models.base import utcnow
 
 DEMO_ADMIN_EMAIL = "demo-admin@example.com"
 
-# city, region (ISO 3166-2), postcode, country, lat, lng, how many demo practitioners
-CITIES = [
-    ("New York", "US-NY", "10001", "US", 40.7506, -73.9972, 3),
-    ("Los Angeles", "US-CA", "90012", "US", 34.0614, -118.2385, 2),
-    ("Chicago", "US-IL", "60601", "US", 41.8858, -87.6181, 2),
-    ("Houston", "US-TX", "77002", "US", 29.7589, -95.3677, 2),
-    ("Phoenix", "US-AZ", "85004", "US", 33.4515, -112.0686, 1),
-    ("Philadelphia", "US-PA", "19103", "US", 39.9527, -75.1741, 1),
-    ("San Antonio", "US-TX", "78205", "US", 29.4246, -98.4864, 1),
-    ("San Diego", "US-CA", "92101", "US", 32.7194, -117.1628, 1),
-    ("Dallas", "US-TX", "75201", "US", 32.7876, -96.7994, 1),
-    ("Austin", "US-TX", "78701", "US", 30.2713, -97.7426, 1),
-    ("San Francisco", "US-CA", "94103", "US", 37.7725, -122.4091, 1),
-    ("Seattle", "US-WA", "98101", "US", 47.6114, -122.3305, 1),
-    ("Denver", "US-CO", "80202", "US", 39.7525, -104.9995, 2),
-    ("Boston", "US-MA", "02108", "US", 42.3576, -71.0636, 1),
-    ("Washington", "US-DC", "20001", "US", 38.9122, -77.0177, 1),
-    ("Atlanta", "US-GA", "30303", "US", 33.7525, -84.3888, 1),
-    ("Miami", "US-FL", "33131", "US", 25.7663, -80.1917, 1),
-    ("Minneapolis", "US-MN", "55401", "US", 44.9847, -93.2700, 1),
-    ("Nashville", "US-TN", "37203", "US", 36.1505, -86.7920, 1),
-    ("Las Vegas", "US-NV", "89101", "US", 36.1725, -115.1220, 1),
-    ("Salt Lake City", "US-UT", "84101", "US", 40.7557, -111.8960, 1),
-    ("Baltimore", "US-MD", "21202", "US", 39.2960, -76.6076, 1),
-    ("Charlotte", "US-NC", "28202", "US", 35.2286, -80.8420, 1),
-    ("Detroit", "US-MI", "48226", "US", 42.3316, -83.0475, 1),
-    ("Portland", "US-OR", "97204", "US", 45.5183, -122.6769, 1),
-    ("Sydney", "AU-NSW", "2000", "AU", -33.8688, 151.2093, 2),
-    ("Melbourne", "AU-VIC", "3000", "AU", -37.8136, 144.9631, 2),
-    ("Brisbane", "AU-QLD", "4000", "AU", -27.4698, 153.0251, 1),
-    ("Perth", "AU-WA", "6000", "AU", -31.9523, 115.8613, 1),
-    ("Adelaide", "AU-SA", "5000", "AU", -34.9285, 138.6007, 1),
-    ("Canberra", "AU-ACT", "2601", "AU", -35.2809, 149.1300, 1),
-    ("Gold Coast", "AU-QLD", "4217", "AU", -28.0023, 153.4145, 1),
-    ("Hobart", "AU-TAS", "7000", "AU", -42.8821, 147.3272, 1),
-    ("London", "GB-ENG", "WC2N", "GB", 51.5079, -0.1281, 3),
-    ("Birmingham", "GB-ENG", "B2", "GB", 52.4797, -1.8998, 1),
-    ("Manchester", "GB-ENG", "M2", "GB", 53.4794, -2.2453, 1),
-    ("Leeds", "GB-ENG", "LS1", "GB", 53.7965, -1.5478, 1),
-    ("Liverpool", "GB-ENG", "L1", "GB", 53.4031, -2.9794, 1),
-    ("Bristol", "GB-ENG", "BS1", "GB", 51.4545, -2.5879, 1),
-    ("Glasgow", "GB-SCT", "G1", "GB", 55.8609, -4.2514, 1),
-    ("Edinburgh", "GB-SCT", "EH1", "GB", 55.9521, -3.1965, 1),
-    ("Cardiff", "GB-WLS", "CF10", "GB", 51.4816, -3.1791, 1),
-    ("Belfast", "GB-NIR", "BT1", "GB", 54.5973, -5.9301, 1),
-    ("Toronto", "CA-ON", "M5V", "CA", 43.6426, -79.3871, 2),
-    ("Montréal", "CA-QC", "H3B", "CA", 45.5017, -73.5673, 1),
-    ("Vancouver", "CA-BC", "V6B", "CA", 49.2827, -123.1207, 1),
-    ("Calgary", "CA-AB", "T2P", "CA", 51.0447, -114.0719, 1),
-    ("Edmonton", "CA-AB", "T5J", "CA", 53.5461, -113.4938, 1),
-    ("Ottawa", "CA-ON", "K1P", "CA", 45.4215, -75.6972, 1),
-    ("Winnipeg", "CA-MB", "R3C", "CA", 49.8951, -97.1384, 1),
-    ("Halifax", "CA-NS", "B3J", "CA", 44.6488, -63.5752, 1),
-    ("Auckland", "NZ-AUK", "1010", "NZ", -36.8485, 174.7633, 2),
-    ("Wellington", "NZ-WGN", "6011", "NZ", -41.2865, 174.7762, 1),
-    ("Christchurch", "NZ-CAN", "8011", "NZ", -43.5321, 172.6362, 1),
-    ("Hamilton", "NZ-WKO", "3204", "NZ", -37.7870, 175.2793, 1),
-    ("Dunedin", "NZ-OTA", "9016", "NZ", -45.8788, 170.5028, 1),
-    ("Dublin", "IE-D", "D02", "IE", 53.3498, -6.2603, 2),
-    ("Cork", "IE-CO", "T12", "IE", 51.8985, -8.4756, 1),
-    ("Galway", "IE-G", "H91", "IE", 53.2707, -9.0568, 1),
-    ("Limerick", "IE-LK", "V94", "IE", 52.6638, -8.6267, 1),
-]
+# Demo practitioners go to every place of at least this population (from the embedded GeoNames
+# gazetteer), so a search near any large city of the six countries finds some.
+MIN_POPULATION = {"US": 150_000, "AU": 50_000, "GB": 100_000, "CA": 80_000, "NZ": 40_000,
+                  "IE": 30_000}
+SEPARATE_KM = 8.0  # a suburb this close to a city already served shares its practitioners
+
+
+def demo_places() -> list[tuple[str, str, str, str, float, float, int]]:
+    """(city, region, postcode, country, lat, lng, practitioners) for the demo."""
+    chosen: list[geo.PlaceRow] = []
+    for row in geo.gazetteer().largest_places(min(MIN_POPULATION.values())):
+        if row.country not in MIN_POPULATION or row.population < MIN_POPULATION[row.country]:
+            continue
+        if any(geo.haversine_km(row.lat, row.lng, c.lat, c.lng) < SEPARATE_KM for c in chosen):
+            continue
+        chosen.append(row)
+    return [(row.name, row.region, row.code, row.country, row.lat, row.lng,
+             1 + (row.population >= 1_000_000) + (row.population >= 3_000_000))
+            for row in chosen]
+
 
 FIRST = ["Alex", "Sam", "Jordan", "Priya", "Mei", "Liam", "Aroha", "Siobhan", "Mateo", "Amara",
          "Noah", "Chloe", "Hiroshi", "Fatima", "Ethan", "Isla", "Ravi", "Grace", "Tomás", "Zoe"]
@@ -140,7 +97,7 @@ def seed(instance_path: str | None = None) -> int:
     unusable = hash_password(secrets.token_urlsafe(32))  # demo accounts cannot log in
     count = 0
     made = []
-    for city, region, postcode, country, lat, lng, n in CITIES:
+    for city, region, postcode, country, lat, lng, n in demo_places():
         for _ in range(n):
             count += 1
             p = _demo_practitioner(rng, count, unusable, city, region, postcode, country, lat,

@@ -241,6 +241,16 @@ class Gazetteer:
         row = self.postcode_row(country, code)
         return None if row is None else self.postcode_place(row)
 
+    def largest_places(self, min_population: int) -> list[PlaceRow]:
+        """Every place of at least this population, most populous first (for demo data)."""
+        found = []
+        for key, lines in self._places.items():
+            if any(int(line.split(",")[7] or 0) >= min_population for line in lines):
+                found += [row for row in self.places_named(key)
+                          if row.population >= min_population]
+        found.sort(key=lambda row: row.population, reverse=True)
+        return found
+
     def places_named(self, name: str) -> list[PlaceRow]:
         """The places called `name` (folded), most important first."""
         rows = []
