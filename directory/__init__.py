@@ -135,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.accounts.routes import bp as accounts
     from directory.admin.routes import bp as admin
     from directory.api.routes import bp as api
+    from directory.learn.routes import bp as learn
     from directory.profiles.certifications import bp as certifications
     from directory.profiles.routes import bp as profiles
     from directory.public.routes import bp as public
@@ -147,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin)
     app.register_blueprint(registry)
     app.register_blueprint(api)
+    app.register_blueprint(learn)
 
 
 def register_errorhandlers(app: Flask) -> None:

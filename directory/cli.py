@@ -65,13 +65,15 @@ reference = AppGroup("reference", help="Recognised programs and jurisdiction rul
 
 @credentials.command("sweep")
 def credentials_sweep() -> None:
-    """Expire due certifications and send due reminders, once each (safe to run hourly)."""
+    """Expire due certifications and send due reminders (expiry and yearly confirmation), once
+    each (safe to run hourly)."""
     from directory.credentials.services import sweep
 
     with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
         result = sweep()
     click.echo(f"Expired {result.expired} certification(s); sent {result.reminders} "
-               "reminder(s).")
+               f"reminder(s). Sent {result.attestation_reminders} yearly \"details still "
+               "accurate\" reminder(s).")
 
 
 @reference.command("load")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, event, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -13,6 +13,20 @@ from directory.models import Certification, Practitioner, User
 from directory.models.base import utcnow
 
 NO_EXPIRY = date(9999, 12, 31)
+# A yearly "my details are still accurate" confirmation keeps a listed profile in search this
+# long; the public profile page does not depend on it.
+ATTESTATION_DAYS = 365
+
+
+def attested_since(now: datetime | None = None) -> datetime:
+    """The oldest confirmation that still keeps a profile in search."""
+    return (now or utcnow()) - timedelta(days=ATTESTATION_DAYS)
+
+
+def is_attested(practitioner: Practitioner, now: datetime | None = None) -> bool:
+    """True when the practitioner confirmed their details within the last ATTESTATION_DAYS."""
+    return (practitioner.attested_at is not None
+            and practitioner.attested_at >= attested_since(now))
 
 
 def listed_clause(today: date | None = None) -> ColumnElement[bool]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from directory import geo
+from directory import geo, listing
 from directory.extensions import db
 from directory.models import Certification, PracticeLocation, Practitioner, PractitionerTag
 from directory.models.base import utcnow
@@ -112,8 +112,9 @@ def _filter_clauses(shape: tuple[str, ...]) -> list:
 
 @lru_cache(maxsize=256)
 def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
-    """One SQL query: the nearest listed practitioners within :radius (one row each), built once
-    per combination of filters and reused with new parameters (the values are bound)."""
+    """One SQL query: the nearest listed practitioners within :radius (one row each) who
+    confirmed their details since :attested_since, built once per combination of filters and
+    reused with new parameters (the values are bound)."""
     distance = haversine_sql().label("distance_km")
     located = (
         select(PracticeLocation.id.label("location_id"),
@@ -121,6 +122,7 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
                Practitioner.full_name.label("name"), distance)
         .join(Practitioner, Practitioner.id == PracticeLocation.practitioner_id)
         .where(_box_clause(n_boxes), Practitioner.listed_until >= bindparam("today"),
+               Practitioner.attested_at >= bindparam("attested_since"),
                *_filter_clauses(shape))
         .subquery("located")
     )
@@ -155,9 +157,11 @@ def _shape(filters: Filters) -> tuple[str, ...]:
 def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: date,
             limit: int) -> tuple[int, dict]:
     boxes = geo.bounding_boxes(lat, lng, radius_km)
+    # Now, moved to the day searched (the real today unless a caller asks about another day).
+    now = datetime.combine(today, utcnow().time(), tzinfo=UTC)
     params = {"rlat": math.radians(lat), "rlng": math.radians(lng),
               "coslat": math.cos(math.radians(lat)), "radius": radius_km, "today": today,
-              "limit": limit}
+              "attested_since": listing.attested_since(now), "limit": limit}
     for i, (south, north, west, east) in enumerate(boxes):
         params.update({f"b{i}_s": south, f"b{i}_n": north, f"b{i}_w": west, f"b{i}_e": east})
     for name in ("profession", "technique", "condition", "language"):

@@ -131,6 +131,6 @@ def make_certification(practitioner: Practitioner, *, status: str = "pending",
 
 def make_listed_practitioner(email: str | None = None, **profile) -> Practitioner:
     """A practitioner with a verified certification and a confirmed, active account."""
-    p = make_practitioner(email, **profile)
+    p = make_practitioner(email, **{"attested_at": utcnow()} | profile)  # confirmed: in search
     make_certification(p, status="verified")
     return p

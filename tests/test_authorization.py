@@ -47,6 +47,7 @@ ROUTES = {
     "accounts.confirm_email_change": ("GET", "/account/email/not-a-token", PUBLIC),
     "profiles.dashboard": ("GET", "/dashboard", PRACTITIONER),
     "profiles.edit": ("GET", "/profile/edit", PRACTITIONER),
+    "profiles.attest": ("POST", "/profile/attest", PRACTITIONER),
     "profiles.new_location": ("GET", "/profile/locations/new", PRACTITIONER),
     "profiles.edit_location": ("GET", "/profile/locations/{location_id}/edit", OWN_OBJECT),
     "profiles.delete_location": ("POST", "/profile/locations/{location_id}/delete", OWN_OBJECT),
@@ -71,6 +72,12 @@ ROUTES = {
     "api.practitioners": ("GET", "/api/v1/practitioners?near=80202", PUBLIC),
     "api.practitioner": ("GET", "/api/v1/practitioners/{listed_id}", PUBLIC),
     "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
+    "learn.index": ("GET", "/learn/", PUBLIC),
+    "learn.dry_needling": ("GET", "/learn/dry-needling", PUBLIC),
+    "learn.techniques": ("GET", "/learn/techniques", PUBLIC),
+    "learn.what_to_expect": ("GET", "/learn/what-to-expect", PUBLIC),
+    "learn.safety": ("GET", "/learn/safety", PUBLIC),
+    "learn.choosing": ("GET", "/learn/choosing-a-practitioner", PUBLIC),
 }
 
 

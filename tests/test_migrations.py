@@ -35,3 +35,42 @@ def test_downgrade_and_upgrade_again_on_a_fresh_database(tmp_path):
         upgrade(directory=MIGRATIONS)
         assert _diff(db.engine) == []
         db.engine.dispose()
+
+
+def test_upgrades_fill_listing_and_attestation_for_existing_rows(tmp_path):
+    """Rows made before 0003/0004 get listed_until computed and a year to confirm their details."""
+    from sqlalchemy import text
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0002")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, password_hash, role, email_confirmed_at, is_active,"
+                " session_version, created_at, updated_at) VALUES (1, 'a@example.com', 'x',"
+                " 'practitioner', '2026-01-01 00:00:00', 1, 1, '2026-01-01 00:00:00',"
+                " '2026-01-01 00:00:00')"))
+            conn.execute(text(
+                "INSERT INTO practitioners (id, user_id, slug, full_name, post_nominals,"
+                " licence_number, bio, phone, public_email, website, booking_url,"
+                " accepting_new_patients, insurance_notes, is_demo, version, created_at,"
+                " updated_at) VALUES (1, 1, 'a', 'A', '', '', '', '', '', '', '', 1, '', 0, 1,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+            conn.execute(text(
+                "INSERT INTO users (id, email, password_hash, role, email_confirmed_at, is_active,"
+                " session_version, created_at, updated_at) VALUES (2, 'admin@example.com', 'x',"
+                " 'admin', '2026-01-01 00:00:00', 1, 1, '2026-01-01 00:00:00',"
+                " '2026-01-01 00:00:00')"))
+            conn.execute(text(
+                "INSERT INTO certifications (practitioner_id, submitted_name, certificate_number,"
+                " expires_on, status, reason, reviewed_by_id, reviewed_at, public_code, version,"
+                " created_at, updated_at) VALUES (1, 'X', '', '2030-05-01', 'verified', '', 2,"
+                " '2026-01-01 00:00:00', 'code', 1, '2026-01-01 00:00:00',"
+                " '2026-01-01 00:00:00')"))
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            listed_until, attested_at = conn.execute(text(
+                "SELECT listed_until, attested_at FROM practitioners WHERE id = 1")).one()
+        db.engine.dispose()
+    assert str(listed_until) == "2030-05-01"
+    assert attested_at is not None

@@ -822,6 +822,7 @@ def test_listed_owner_sees_no_notice_and_a_listed_dashboard(app, auth, client):
     slug = make_profile(app, certification="verified")
     assert auth.login("shown@example.com").status_code == 302
     assert NOT_LISTED not in page(client.get(f"/p/{slug}"))
+    assert client.post("/profile/attest").status_code == 302  # in search only once confirmed
     assert "Patients can find your profile." in page(client.get("/dashboard"))
 
 

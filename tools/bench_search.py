@@ -125,7 +125,7 @@ def generate(n: int, seed: int = 7) -> None:
                 "licence_number": "", "bio": "", "phone": "", "public_email": "",
                 "website": "", "booking_url": "", "accepting_new_patients": rng.random() < .8,
                 "insurance_notes": "", "is_demo": False, "version": 1,
-                "listed_until": date(9999, 12, 31),
+                "listed_until": date(9999, 12, 31), "attested_at": now,
                 "created_at": now, "updated_at": now})
             certs.append({"practitioner_id": i, "program_id": program_id, "submitted_name": "B",
                           "certificate_number": "", "status": "verified", "reason": "",

@@ -84,7 +84,9 @@ def register_practitioner(email: str, password: str, full_name: str) -> User:
     if email_taken(email):
         raise AccountError("An account with that e-mail address already exists.")
     user = User(email=email, password_hash=hash_password(password), role="practitioner")
-    user.practitioner = Practitioner(full_name=full_name.strip(), slug=unique_slug(full_name))
+    # The details given at sign-up count as the first yearly confirmation.
+    user.practitioner = Practitioner(full_name=full_name.strip(), slug=unique_slug(full_name),
+                                     attested_at=utcnow())
     db.session.add(user)
     try:
         db.session.flush()

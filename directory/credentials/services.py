@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO
 
 from flask import url_for
@@ -17,6 +17,7 @@ from directory.credentials.matching import ProgramMatcher
 from directory.extensions import db
 from directory.models import Certification, Practitioner, TrainingProgram, User, record
 from directory.models.base import utcnow
+from directory.profiles.services import send_attestation_reminders
 
 CERT_FIELDS = ("level", "certificate_number", "completed_on", "expires_on", "hours",
                "in_person_hours", "supervised_sessions")
@@ -198,10 +199,12 @@ class SweepResult:
 
     expired: int = 0
     reminders: int = 0
+    attestation_reminders: int = 0
 
 
 def sweep(today: date | None = None) -> SweepResult:
-    """Expire certifications whose date has passed and send due reminders, each exactly once."""
+    """Expire certifications whose date has passed and send due reminders, each exactly once
+    (with the yearly "details still accurate" reminders)."""
     today = today or utcnow().date()
     result = SweepResult()
     due = db.session.scalars(select(Certification).where(
@@ -238,4 +241,8 @@ def sweep(today: date | None = None) -> SweepResult:
                   "certification_reminder",
                   cert=cert, days_left=days_left,
                   link=url_for("certifications.index", _external=True))
+
+    # Now, moved to the day swept (the real today unless a caller asks about another day).
+    result.attestation_reminders = send_attestation_reminders(
+        datetime.combine(today, utcnow().time(), tzinfo=UTC))
     return result

@@ -36,6 +36,10 @@ class Practitioner(TimestampMixin, db.Model):
     accepting_new_patients: Mapped[bool] = mapped_column(default=True)
     insurance_notes: Mapped[str] = mapped_column(Text, default="")
     attested_at: Mapped[datetime | None]
+    # The yearly "still accurate" reminders sent for the current attestation (NULL: not yet);
+    # reset when the practitioner confirms again.
+    attest_reminder_11_sent_at: Mapped[datetime | None]
+    attest_reminder_12_sent_at: Mapped[datetime | None]
     # The last day the practitioner is listed (9999-12-31: no expiry; NULL: not listed), kept
     # by directory.listing whenever a certification or the account changes. Search reads it
     # instead of joining certifications and users for every location in the box.

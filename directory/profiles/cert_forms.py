@@ -13,6 +13,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from directory.credentials.evidence import MAX_BYTES
 from directory.forms import BaseForm, StrippedStringField
 
 DATE_MESSAGE = "Enter a date like 2024-03-31."
@@ -65,6 +66,7 @@ class CertificationForm(BaseForm):
                                        invalid_value_message="Enter a whole number.", validators=[
         Optional(), readable, NumberRange(0, 100000, "Enter a number from 0 to 100,000.")])
     evidence = FileField("Certificate (PDF, PNG or JPEG, up to 10 MB)")
+    evidence_max_bytes = MAX_BYTES  # told to the upload script, which checks before sending
     version = HiddenField()
     submit = SubmitField("Submit for verification")
 

@@ -124,3 +124,9 @@ class DeleteForm(BaseForm):
     """A confirmation button for deleting something (CSRF-checked)."""
 
     submit = SubmitField("Delete")
+
+
+class AttestForm(BaseForm):
+    """The yearly "my details are still accurate" confirmation (CSRF-checked)."""
+
+    submit = SubmitField("My details are still accurate")

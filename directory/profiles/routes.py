@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from directory import listing, vocab
+from directory.credentials import lifecycle
 from directory.extensions import db
-from directory.models import PracticeLocation
+from directory.models import Certification, PracticeLocation
+from directory.models.base import utcnow
 from directory.profiles import forms, services
 from directory.security import practitioner_required
+from directory.templating import format_date
 
 bp = Blueprint("profiles", __name__)
 
@@ -25,8 +30,10 @@ def _own_location(location_id: int) -> PracticeLocation:
 @bp.route("/dashboard")
 @practitioner_required
 def dashboard():
-    """The practitioner's home: what is missing before the profile is listed."""
+    """The practitioner's home: what is missing before the profile is listed, each
+    certification's status, and the yearly confirmation."""
     p = current_user.practitioner
+    attested = listing.is_attested(p)
     checklist = [
         ("Confirm your e-mail address", current_user.is_confirmed, url_for("accounts.settings")),
         ("Choose your profession", bool(p.profession), url_for("profiles.edit")),
@@ -34,10 +41,36 @@ def dashboard():
          bool(p.licence_number and p.licence_country), url_for("profiles.edit")),
         ("Add at least one practice location", bool(p.locations),
          url_for("profiles.new_location")),
-        ("Have a dry needling certification verified", listing.is_listed(p), None),
+        ("Have a dry needling certification verified", listing.is_listed(p),
+         url_for("certifications.index")),
+        ("Confirm your details are still accurate (yearly)", attested,
+         url_for("profiles.dashboard", _anchor="attest")),
     ]
+    certs = db.session.scalars(
+        db.select(Certification).where(Certification.practitioner_id == p.id)
+        .order_by(Certification.submitted_at.desc(), Certification.id.desc())).all()
     return render_template("profiles/dashboard.html", p=p, checklist=checklist,
-                           listed=listing.is_listed(p), delete_form=forms.DeleteForm())
+                           listed=listing.is_listed(p), attested=attested,
+                           attest_due_on=(p.attested_at + timedelta(days=listing.ATTESTATION_DAYS)
+                                          if p.attested_at else None),
+                           certs=certs, labels=lifecycle.STATUS_LABELS,
+                           today=utcnow().date(), delete_form=forms.DeleteForm(),
+                           attest_form=forms.AttestForm())
+
+
+@bp.route("/profile/attest", methods=["POST"])
+@practitioner_required
+def attest():
+    """Confirm the profile details are still accurate (the yearly confirmation)."""
+    form = forms.AttestForm()
+    if form.validate_on_submit():
+        p = services.attest(current_user.practitioner, current_user)
+        flash(f"Thank you: you confirmed your details are accurate on "
+              f"{format_date(p.attested_at)}. We will ask again in a year.", "success")
+    else:
+        flash("Your confirmation was not saved. Please press “My details are still accurate” "
+              "again.", "error")
+    return redirect(url_for("profiles.dashboard"))
 
 
 def _profile_data(p) -> dict:

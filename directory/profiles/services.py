@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import url_for
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory import geo
+from directory import geo, listing, mail
 from directory.extensions import db
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
@@ -43,6 +46,7 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
             changed.append("tags")
         # Touching the row on every save bumps its version, even when only tags changed.
         practitioner.updated_at = utcnow()
+        _mark_attested(practitioner)  # saving the profile confirms it is accurate
         db.session.flush()
     except StaleDataError as exc:
         db.session.rollback()
@@ -51,6 +55,61 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
     record("profile.updated", practitioner, actor=actor, fields=changed)
     db.session.commit()
     return practitioner
+
+
+def _mark_attested(practitioner: Practitioner) -> None:
+    """Record a "still accurate" confirmation now; the next year's reminders are due again."""
+    practitioner.attested_at = utcnow()
+    practitioner.attest_reminder_11_sent_at = practitioner.attest_reminder_12_sent_at = None
+
+
+def attest(practitioner: Practitioner, actor: User) -> Practitioner:
+    """The practitioner confirms their details are still accurate (keeps them in search)."""
+    previous = practitioner.attested_at
+    _mark_attested(practitioner)
+    db.session.flush()
+    record("profile.attested", practitioner, actor=actor,
+           previous=previous.isoformat() if previous else None)
+    db.session.commit()
+    return practitioner
+
+
+# A reminder 11 months (335 days) after a confirmation, and one when the profile leaves search
+# (listing.ATTESTATION_DAYS, 12 months).
+ATTEST_REMINDER_DAYS = 335
+
+
+def send_attestation_reminders(now: datetime | None = None) -> int:
+    """E-mail practitioners whose confirmation is 11 and 12 months old, once each per
+    confirmation; each mark is committed before the mail, so a crash cannot send it twice."""
+    now = now or utcnow()
+    due = db.session.scalars(
+        select(Practitioner).join(User, User.id == Practitioner.user_id)
+        .where(User.is_active.is_(True), Practitioner.attested_at.is_not(None),
+               Practitioner.attested_at <= now - timedelta(days=ATTEST_REMINDER_DAYS),
+               Practitioner.attest_reminder_12_sent_at.is_(None))
+        .order_by(Practitioner.id)).all()
+    sent = 0
+    for p in due:
+        hidden = not listing.is_attested(p, now)  # the same rule as search
+        column = "attest_reminder_12_sent_at" if hidden else "attest_reminder_11_sent_at"
+        if getattr(p, column) is not None:
+            continue
+        setattr(p, column, now)
+        if hidden and p.attest_reminder_11_sent_at is None:
+            p.attest_reminder_11_sent_at = now  # one reminder is enough then
+        db.session.flush()
+        record("profile.attest_reminder_sent", p, months=12 if hidden else 11,
+               attested_at=p.attested_at.isoformat())
+        db.session.commit()  # marked sent before mailing
+        sent += 1
+        mail.send(p.user.email,
+                  "Your profile is hidden from search until you confirm your details" if hidden
+                  else "Please confirm your details are still accurate",
+                  "attestation_reminder", p=p, hidden=hidden,
+                  hidden_on=p.attested_at + timedelta(days=listing.ATTESTATION_DAYS),
+                  link=url_for("profiles.dashboard", _external=True, _anchor="attest"))
+    return sent
 
 
 ADDRESS_FIELDS = {"street", "city", "region", "postcode", "country"}
