@@ -327,15 +327,22 @@ class Gazetteer:
                 assert row is not None  # noqa: S101 — a key of the same dict
                 grid.setdefault((math.floor(row.lat), math.floor(row.lng)), []).append(row)
             self._grid = grid
-        best: tuple[float, PostcodeRow | None] = (within_km, None)
+        # Rank the candidates by a flat-earth distance (cheap arithmetic, the same order as the
+        # great-circle distance at this scale), then check the winner exactly.
+        coslat = math.cos(math.radians(lat))
+        best_d2, best = math.inf, None
         i0, j0 = math.floor(lat), math.floor(lng)
         for i in (i0 - 1, i0, i0 + 1):
             for j in (j0 - 1, j0, j0 + 1):
                 for row in self._grid.get((i, (j + 180) % 360 - 180), ()):
-                    distance = haversine_km(lat, lng, row.lat, row.lng)
-                    if distance <= best[0]:
-                        best = (distance, row)
-        return best[1]
+                    dy = row.lat - lat
+                    dx = ((row.lng - lng + 180) % 360 - 180) * coslat
+                    d2 = dx * dx + dy * dy
+                    if d2 < best_d2:
+                        best_d2, best = d2, row
+        if best is None or haversine_km(lat, lng, best.lat, best.lng) > within_km:
+            return None
+        return best
 
 
 @cache

@@ -17,13 +17,19 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from types import SimpleNamespace
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from directory import geo, listing
 from directory.extensions import db
-from directory.models import Certification, PracticeLocation, Practitioner, PractitionerTag
+from directory.models import (
+    Certification,
+    PracticeLocation,
+    Practitioner,
+    PractitionerTag,
+    TrainingProgram,
+)
 from directory.models.base import utcnow
 
 EARTH_RADIUS_KM = 6371.0088
@@ -48,10 +54,11 @@ class Filters:
 
 @dataclass
 class Hit:
-    """One practitioner at their nearest location."""
+    """One practitioner at their nearest location (read-only records of the columns listed in
+    HIT_PRACTITIONER and HIT_LOCATION)."""
 
-    practitioner: Practitioner
-    location: PracticeLocation
+    practitioner: SimpleNamespace
+    location: SimpleNamespace
     distance_km: float
 
 
@@ -215,32 +222,61 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
                    per_page=per_page, radius_km=radius_km, queries=queries + bool(window))
 
 
+HIT_PRACTITIONER = (Practitioner.id, Practitioner.slug, Practitioner.full_name,
+                    Practitioner.post_nominals, Practitioner.profession, Practitioner.is_demo,
+                    Practitioner.accepting_new_patients)
+HIT_LOCATION = (PracticeLocation.id, PracticeLocation.clinic_name, PracticeLocation.city,
+                PracticeLocation.region, PracticeLocation.postcode, PracticeLocation.country,
+                PracticeLocation.lat, PracticeLocation.lng, PracticeLocation.wheelchair_accessible)
+
+
 def _load_hits(rows) -> list[Hit]:
-    """The practitioners and locations of a page, in one query."""
+    """What the result list shows of a page's practitioners and locations, in one query.
+
+    Plain read-only records rather than ORM objects: a results page only reads a few columns.
+    """
     if not rows:
         return []
-    loaded = {loc.id: (p, loc) for p, loc in db.session.execute(
-        select(Practitioner, PracticeLocation)
-        .join(PracticeLocation, PracticeLocation.practitioner_id == Practitioner.id)
-        .where(PracticeLocation.id.in_([r.location_id for r in rows])))}
+    width = len(HIT_PRACTITIONER)
+    loaded = {}
+    for values in db.session.connection().execute(
+            select(*HIT_PRACTITIONER, *HIT_LOCATION)
+            .join(PracticeLocation, PracticeLocation.practitioner_id == Practitioner.id)
+            .where(PracticeLocation.id.in_([r.location_id for r in rows]))):
+        practitioner = SimpleNamespace(**{c.key: v for c, v in
+                                          zip(HIT_PRACTITIONER, values[:width], strict=True)})
+        location = SimpleNamespace(**{c.key: v for c, v in
+                                      zip(HIT_LOCATION, values[width:], strict=True)})
+        loaded[location.id] = (practitioner, location)
     return [Hit(*loaded[r.location_id], float(r.distance_km)) for r in rows]
 
 
 def verified_certifications(practitioner_ids: list[int], today: date | None = None
-                            ) -> dict[int, list[Certification]]:
-    """The shown (verified, unexpired) certifications of several practitioners in one query."""
+                            ) -> dict[int, list[SimpleNamespace]]:
+    """The shown (verified, unexpired) certifications of several practitioners, in one query,
+    as read-only records with what result lists show (program may be None)."""
     today = today or utcnow().date()
-    out: dict[int, list[Certification]] = {pid: [] for pid in practitioner_ids}
+    out: dict[int, list[SimpleNamespace]] = {pid: [] for pid in practitioner_ids}
     if not practitioner_ids:
         return out
-    for cert in db.session.scalars(
-            select(Certification).where(
-                Certification.practitioner_id.in_(practitioner_ids),
-                Certification.status == "verified",
-                or_(Certification.expires_on.is_(None), Certification.expires_on >= today))
-            .options(selectinload(Certification.program))
-            .order_by(Certification.verified_at)):
-        out[cert.practitioner_id].append(cert)
+    program = TrainingProgram
+    for row in db.session.connection().execute(
+            select(Certification.practitioner_id, Certification.submitted_name,
+                   Certification.level, Certification.verified_at, Certification.expires_on,
+                   Certification.public_code, program.id.label("program_id"), program.name,
+                   program.organisation, program.organisation_acronym,
+                   program.level.label("program_level"))
+            .outerjoin(program, program.id == Certification.program_id)
+            .where(Certification.practitioner_id.in_(practitioner_ids),
+                   Certification.status == "verified",
+                   or_(Certification.expires_on.is_(None), Certification.expires_on >= today))
+            .order_by(Certification.verified_at, Certification.id)):
+        out[row.practitioner_id].append(SimpleNamespace(
+            submitted_name=row.submitted_name, level=row.level, verified_at=row.verified_at,
+            expires_on=row.expires_on, public_code=row.public_code,
+            program=None if row.program_id is None else SimpleNamespace(
+                name=row.name, organisation=row.organisation,
+                organisation_acronym=row.organisation_acronym, level=row.program_level)))
     return out
 
 

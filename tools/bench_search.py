@@ -246,14 +246,15 @@ def main() -> None:
                           "SECRET_KEY": "bench", "TESTING": False,
                           "MAIL_OUTBOX": str(instance / "outbox")})
         with app.app_context():
+            from flask_migrate import upgrade
+
+            from directory import PACKAGE
+
             fresh = not path.exists() or path.stat().st_size < 100_000
             if fresh:
-                from flask_migrate import upgrade
-
-                from directory import PACKAGE
-
                 path.unlink(missing_ok=True)
-                upgrade(directory=str(PACKAGE / "migrations"))
+            upgrade(directory=str(PACKAGE / "migrations"))  # a kept database may be older
+            if fresh:
                 t = time.perf_counter()
                 generate(n)
                 sys.stderr.write(f"generated {n} in {time.perf_counter() - t:.0f} s\n")
