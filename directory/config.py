@@ -51,6 +51,9 @@ class Defaults:
     GEOCODER_USER_AGENT = "dry-needling-directory"
     GEOCODER_TIMEOUT = 5
 
+    # Seconds the search page keeps its list of languages practitioners speak.
+    LANGUAGE_LIST_TTL = 300
+
     SITE_NAME = "Dry Needling Directory"
     # The public address, for links in e-mails sent from commands (no request to take it from).
     SITE_URL = "http://127.0.0.1:5000"

@@ -36,6 +36,7 @@ def base_config(database_url: str, tmp: Path) -> dict:
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         # A fast hash in tests; production uses scrypt (see config.py).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "LANGUAGE_LIST_TTL": 0,  # every test sees the languages its own data has
     }
 
 

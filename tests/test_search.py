@@ -208,3 +208,15 @@ def test_bad_input_gives_a_message_on_the_page(client, query, message):
     body = response.get_data(as_text=True)
     assert message in body
     assert "<script>alert(1)" not in body
+
+
+def test_the_language_filter_offers_the_languages_practitioners_speak(app, client):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Speaks Welsh", tags={"language": ["cy", "en"]})
+    page = client.get("/?near=80202").get_data(as_text=True)
+    options = re.findall(r'<option[^>]*value="(\w*)"[^>]*>', page.split('id="language"')[1]
+                         .split("</select>")[0])
+    assert options == ["", "en", "cy"]  # Any, then by name: English, Welsh
+    # A known language that nobody lists can still be asked for (from a bookmark, say).
+    page = client.get("/?near=80202&language=fr").get_data(as_text=True)
+    assert "No verified practitioners" in page and '<option selected value="fr">' in page

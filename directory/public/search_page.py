@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+import time
 
-from directory import geo
+from flask import current_app, render_template, request, url_for
+from sqlalchemy import select
+
+from directory import geo, vocab
+from directory.extensions import db
+from directory.models import PractitionerTag
 from directory.public import search_form
 from directory.search import verified_certifications
+
+_languages: tuple[float, list[tuple[str, str]]] = (0.0, [])
+
+
+def spoken_languages() -> list[tuple[str, str]]:
+    """(code, name) of the languages practitioners list, refreshed every few minutes.
+
+    The filter offers these rather than all 184 ISO 639-1 languages: shorter for people to scan,
+    and much cheaper to render on every search.
+    """
+    global _languages
+    loaded_at, languages = _languages
+    if time.monotonic() - loaded_at >= current_app.config["LANGUAGE_LIST_TTL"]:
+        codes = db.session.scalars(select(PractitionerTag.code).where(
+            PractitionerTag.kind == "language").distinct())
+        languages = sorted(((c, vocab.language_name(c)) for c in codes if c in vocab.languages()),
+                           key=lambda item: item[1])
+        _languages = (time.monotonic(), languages)
+    return languages
 
 
 def render_search():
     """The form, and when it was sent, the results on a list and a map."""
     form = search_form.SearchForm(request.args)
+    form.language.choices = {"": "Any language", **dict(_with_selected(
+        spoken_languages(), form.language.data))}
     context = {"form": form, "searched": False, "units": search_form.unit_label}
     if not any(request.args.get(k) for k in ("near", "lat", "lng")):
         return render_template("public/home.html", **context)
@@ -42,6 +68,13 @@ def render_search():
         page_url=lambda n: _url_with(page=n),
         unit_url=lambda u: _url_with(unit=u, radius=_convert(radius, unit, u), page=None),
         tile_url=_tile_config(), **context)
+
+
+def _with_selected(languages: list[tuple[str, str]], selected: str | None):
+    """The offered languages, plus the one in the URL if it is a known language not offered."""
+    if selected and selected in vocab.languages() and selected not in dict(languages):
+        return [*languages, (selected, vocab.language_name(selected))]
+    return languages
 
 
 def _convert(radius: float, unit: str, to: str) -> float:
