@@ -43,6 +43,15 @@ class BaseForm(FlaskForm):
         return valid
 
 
+def submitted_version(field) -> int:
+    """The record version a form was loaded with, as the browser sent it (-1 when missing or
+    not a number, which counts as stale: a save without it cannot skip the locking)."""
+    try:
+        return int(field.raw_data[0]) if field.raw_data else -1
+    except (TypeError, ValueError):
+        return -1
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A list of checkboxes for choosing several options."""
 

@@ -12,6 +12,7 @@ from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm
 from directory.credentials import checks, lifecycle, services
 from directory.credentials.rules import verdict_for
 from directory.extensions import db
+from directory.forms import submitted_version
 from directory.models import AuditEvent, Certification, Practitioner, TrainingProgram, User
 from directory.security import admin_required
 
@@ -70,10 +71,7 @@ def certification(cert_id: int):
     if request.method == "GET":
         form.program.data = str(cert.program_id or "")
     if form.validate_on_submit():
-        try:
-            expected = int(form.version.data or -1)
-        except ValueError:
-            expected = -1
+        expected = submitted_version(form.version)
         try:
             chosen = db.session.get(TrainingProgram, int(form.program.data)) \
                 if form.program.data else None

@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from directory.credentials import evidence, lifecycle, services
 from directory.extensions import db
+from directory.forms import submitted_version
 from directory.models import Certification, TrainingProgram
 from directory.profiles.cert_forms import CertificationForm
 from directory.security import login_required, practitioner_required
@@ -95,10 +96,7 @@ def edit(cert_id: int):
                 program_name="" if cert.match_outcome == "chosen" else cert.submitted_name)
     form = CertificationForm(programs=programs, evidence_required=False, data=data)
     if form.validate_on_submit():
-        try:
-            expected = int(form.version.data or -1)
-        except ValueError:
-            expected = -1
+        expected = submitted_version(form.version)
         try:
             services.update(cert, current_user, expected, form.values(), _chosen_program(form),
                             form.program_name.data, _upload(form))

@@ -10,6 +10,7 @@ from flask_login import current_user
 from directory import listing, vocab
 from directory.credentials import lifecycle
 from directory.extensions import db
+from directory.forms import submitted_version
 from directory.models import Certification, PracticeLocation
 from directory.models.base import utcnow
 from directory.profiles import forms, services
@@ -96,11 +97,7 @@ def edit():
         values["licence_region"] = form.region_code()
         values["licence_country"] = form.licence_country.data or None
         values["profession"] = form.profession.data or None
-        try:
-            # The version the browser sent; none at all is treated as stale.
-            expected = int(form.version.raw_data[0]) if form.version.raw_data else -1
-        except ValueError:
-            expected = -1
+        expected = submitted_version(form.version)
         try:
             services.update_profile(p, current_user, expected, values,
                                     techniques=form.techniques.data,
