@@ -46,7 +46,7 @@
   var map = L.map(mapNode, { keyboard: true, scrollWheelZoom: false });
   L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 18 }).addTo(map);
   var bounds = [[data.origin.lat, data.origin.lng]];
-  L.circleMarker([data.origin.lat, data.origin.lng], { radius: 6, color: "#b3261e" })
+  var origin = L.circleMarker([data.origin.lat, data.origin.lng], { radius: 6, color: "#b3261e" })
     .addTo(map).bindTooltip("You searched: " + data.origin.label);
   var markers = {};
   data.markers.forEach(function (m) {
@@ -64,6 +64,10 @@
     bounds.push([m.lat, m.lng]);
   });
   map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
+  // The heading names the searched place: its dot (drawn once the map has a view) is no stop
+  // for the keyboard; the tooltip's focus listeners would make this unnamed shape one.
+  var dot = origin.getElement();
+  if (dot) { dot.setAttribute("tabindex", "-1"); dot.setAttribute("aria-hidden", "true"); }
 
   function highlight(id, fromList) {
     document.querySelectorAll(".result.is-active").forEach(function (el) { el.classList.remove("is-active"); });

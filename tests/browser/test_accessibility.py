@@ -1,0 +1,246 @@
+"""Accessibility in chromium: axe-core on the main pages, the keyboard, and announced errors."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.support import PHONE, axe_violations, describe, log_in
+
+pytestmark = pytest.mark.browser
+
+# (name, who is logged in, the page's path from the prepared people)
+PAGES = [
+    ("home", None, lambda people: "/"),
+    ("results", None, lambda people: "/?near=80202"),
+    ("profile", None, lambda people: f"/p/{people.electrical.slug}"),
+    ("verify", None, lambda people: "/verify"),
+    ("verify-result", None, lambda people: f"/verify/{people.electrical.code}"),
+    ("signup", None, lambda people: "/account/signup"),
+    ("login", None, lambda people: "/account/login"),
+    ("profile-editor", "practitioner", lambda people: "/profile/edit"),
+    ("certification-form", "practitioner", lambda people: "/certifications/new"),
+    ("admin-queue", "admin", lambda people: "/admin/queue"),
+]
+
+
+def visit(page: Page, people, who: str | None, path: str) -> None:
+    """Log in as needed, open the page and wait for what scripts add to it."""
+    if who == "practitioner":
+        log_in(page, people.manual.email)
+    elif who == "admin":
+        log_in(page, people.admin.email)
+    page.goto(path)
+    if path.startswith("/?near="):
+        page.locator("#map .leaflet-marker-icon").first.wait_for()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize(("name", "who", "path"), PAGES, ids=[p[0] for p in PAGES])
+def test_no_serious_or_critical_axe_violation(contexts, people, name, who, path, viewport):
+    page = contexts.new_page(PHONE) if viewport == "phone" else contexts.new_page()
+    visit(page, people, who, path(people))
+    violations = axe_violations(page)
+    assert not violations, f"{name} ({viewport}) at {page.url}:\n{describe(violations)}"
+    # The page reflows to the width: no sideways scrolling of the whole page on a phone.
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{name} is {width} px wide at {viewport}"
+
+
+def test_axe_reports_a_planted_violation(page: Page):
+    """The check itself works: an unlabelled field added to a page is reported."""
+    page.goto("/account/login")
+    page.evaluate("() => document.querySelector('form').append(document.createElement('input'))")
+    assert "label" in {v["id"] for v in axe_violations(page)}
+
+
+@pytest.mark.parametrize("form", ["login", "signup", "certification"])
+def test_no_serious_or_critical_axe_violation_with_form_errors(contexts, people, form):
+    page = contexts.new_page()
+    if form == "login":
+        page.goto("/account/login")
+        page.get_by_role("button", name="Log in").click()
+    elif form == "signup":
+        page.goto("/account/signup")
+        page.get_by_role("button", name="Create account").click()
+    else:
+        log_in(page, people.manual.email)
+        page.goto("/certifications/new")
+        page.get_by_role("button", name="Submit for verification").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    violations = axe_violations(page)
+    assert not violations, f"{form} with errors:\n{describe(violations)}"
+
+
+# --- the keyboard -------------------------------------------------------------------------
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const rgb = value => (value.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const luminance = ([r, g, b]) => {
+    const c = [r, g, b].map(v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const contrast = (a, b) => {
+    const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  // The colour behind the element: the nearest ancestor with an opaque background.
+  let behind = [255, 255, 255];
+  for (let node = el.parentElement; node; node = node.parentElement) {
+    const bg = rgb(getComputedStyle(node).backgroundColor);
+    if (bg.length === 3 || (bg.length === 4 && bg[3] === 1)) { behind = bg.slice(0, 3); break; }
+  }
+  const rings = [];
+  if (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2) {
+    rings.push(contrast(rgb(style.outlineColor), behind));
+  }
+  if (style.boxShadow && style.boxShadow !== "none") {
+    rings.push(contrast(rgb(style.boxShadow), behind));
+  }
+  const box = el.getBoundingClientRect();
+  return {
+    // A date field's own calendar button: the field is not :focus, chromium draws the ring.
+    nativePart: el.matches("input[type=date]") && !el.matches(":focus"),
+    tag: el.tagName.toLowerCase(), id: el.id, classes: el.getAttribute("class") || "",
+    text: (el.getAttribute("aria-label") || el.getAttribute("alt") || el.innerText || el.value
+           || "").trim(),
+    named: Boolean(el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+                   || el.getAttribute("alt") || el.getAttribute("title")
+                   || (el.labels && el.labels.length) || (el.innerText || "").trim()
+                   || (el.matches("input[type=submit], input[type=button]") && el.value)),
+    header: !!el.closest("header"), nav: !!el.closest('nav[aria-label="Main"]'),
+    onScreen: box.width > 0 && box.height > 0 && box.right > 0 && box.bottom > 0
+              && box.left < innerWidth && box.top < innerHeight,
+    ring: rings.length ? Math.max(...rings) : 0,
+  };
+}"""
+
+
+def focused(page: Page) -> dict:
+    """What has the keyboard focus, whether it is on screen, and its focus ring's contrast."""
+    return page.evaluate(FOCUSED)
+
+
+def assert_visible_focus(info: dict) -> None:
+    assert info["named"], f"a keyboard stop with no name: {info}"
+    assert info["onScreen"], f"focused but off screen: {info}"
+    assert info["ring"] >= 3 or info["nativePart"], f"no focus outline with 3:1 contrast: {info}"
+
+
+def test_tab_from_the_top_reaches_skip_link_then_nav_then_search_field(page: Page):
+    page.goto("/")
+    page.keyboard.press("Tab")
+    first = focused(page)
+    assert "skip-link" in first["classes"], first
+    assert_visible_focus(first)
+
+    seen = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        info = focused(page)
+        if info["id"] == "near":
+            break
+        seen.append(info)
+        assert_visible_focus(info)
+    else:
+        pytest.fail(f"Tab never reached the search field; focus went through {seen}")
+    assert_visible_focus(info)
+    assert all(i["header"] for i in seen), seen  # nothing else comes between them
+    nav = page.get_by_role("navigation", name="Main")
+    expected = [t.strip() for t in nav.locator("a, button").all_inner_texts()]
+    assert [i["text"] for i in seen if i["nav"]] == expected
+
+    # The skip link itself moves the focus past the header to the content.
+    page.goto("/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+
+
+@pytest.mark.parametrize(("name", "who", "path"), PAGES, ids=[p[0] for p in PAGES])
+def test_tab_goes_round_every_page_with_a_visible_focus(page: Page, people, name, who, path):
+    visit(page, people, who, path(people))
+    page.locator("body").focus()  # start from the top, as after loading the page
+    stops = []
+    for _ in range(150):
+        page.keyboard.press("Tab")
+        info = focused(page)
+        if info["tag"] == "body" or (stops and "skip-link" in info["classes"]):
+            break  # round the page and back to the start
+        stops.append(info)
+        assert_visible_focus(info)
+    else:
+        pytest.fail(f"Tab did not come round on {name}: {[s['text'] for s in stops]}")
+    assert "skip-link" in stops[0]["classes"]
+    if name == "results":  # the list's links, and the map's markers, are all reachable
+        names = sorted([people.electrical.name, people.manual.name])
+        links = [s["text"] for s in stops if s["tag"] == "a" and s["text"] in names]
+        markers = [s["text"] for s in stops if "leaflet-marker-icon" in s["classes"]]
+        assert sorted(set(links)) == names and sorted(markers) == names, stops
+
+
+def test_search_filter_and_open_a_profile_by_keyboard_alone(page: Page, people):
+    page.goto("/")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if focused(page)["id"] == "near":
+            break
+    page.keyboard.type("80202")
+    page.keyboard.press("Enter")
+    expect(page.locator("#results-list")).to_be_visible()
+
+    for _ in range(30):  # the filters open from the keyboard
+        page.keyboard.press("Tab")
+        if focused(page)["tag"] == "summary":
+            break
+    page.keyboard.press("Enter")
+    expect(page.locator("details.filters")).to_have_attribute("open", "")
+
+    page.locator("#results-list a").first.focus()
+    name = focused(page)["text"]
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+
+
+def test_the_map_has_a_list_alternative(page: Page):
+    page.goto("/?near=80202")
+    markers = page.locator("#map .leaflet-marker-icon")
+    markers.first.wait_for()
+    region = page.get_by_role("region", name="Map of the results")
+    expect(region).to_have_attribute("aria-label", "Map of the results (the list has the same "
+                                                   "information)")
+    listed = page.locator("#results-list li.result h3 a").all_inner_texts()
+    on_map = [m.get_attribute("alt") for m in markers.all()]
+    assert sorted(on_map) == sorted(listed)
+
+
+# --- form errors --------------------------------------------------------------------------
+
+def test_login_errors_are_announced_and_linked_to_their_fields(page: Page):
+    page.goto("/account/login")
+    page.get_by_role("button", name="Log in").click()
+
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Please correct 2 fields")
+    expect(summary.get_by_role("link", name="E-mail address: Enter your e-mail address.")
+           ).to_have_attribute("href", "#email")
+    expect(summary.get_by_role("link", name="Password: Enter your password.")
+           ).to_have_attribute("href", "#password")
+
+    for field, message in (("email", "Enter your e-mail address."),
+                           ("password", "Enter your password.")):
+        control = page.locator(f"#{field}")
+        expect(control).to_have_attribute("aria-invalid", "true")
+        described = control.get_attribute("aria-describedby").split()
+        assert f"{field}-error" in described
+        expect(page.locator(f"#{field}-error")).to_have_text(message)
+        expect(control).to_have_accessible_description(message)
+
+    # The summary's link takes the keyboard to the field.
+    summary.get_by_role("link", name="Password: Enter your password.").click()
+    assert page.evaluate("() => document.activeElement.id") == "password"
