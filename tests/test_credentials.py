@@ -9,7 +9,6 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
-from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,55 +32,9 @@ from directory.models import (
 )
 from directory.models.base import utcnow
 from tests import factories
+from tests.pages import form_values
 
 # --------------------------------------------------------------------------- reading pages
-
-
-class _FormReader(HTMLParser):
-    """The values a browser would submit from the page's form controls (name → values)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.values: dict[str, list[str]] = {}
-        self._textarea: str | None = None
-        self._select: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        name = attrs.get("name")
-        if tag == "input" and name:
-            kind = attrs.get("type", "text")
-            if kind not in ("submit", "file"):
-                self.values.setdefault(name, []).append(attrs.get("value") or "")
-        elif tag == "textarea" and name:
-            self._textarea = name
-            self.values[name] = [""]
-        elif tag == "select" and name:
-            self._select = name
-            self.values.setdefault(name, [])
-        elif tag == "option" and self._select and "selected" in attrs:
-            self.values[self._select].append(attrs.get("value") or "")
-
-    def handle_endtag(self, tag):
-        if tag == "textarea":
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea][0] += data
-
-
-def form_values(response) -> dict[str, list[str]]:
-    """What the page's form would send back."""
-    reader = _FormReader()
-    reader.feed(response.get_data(as_text=True))
-    for values in reader.values.values():
-        # HTML drops the one newline that starts a <textarea>'s content.
-        if values and values[0].startswith(("\r\n", "\n")):
-            values[0] = values[0].split("\n", 1)[1]
-    return reader.values
 
 
 def visible(markup: str) -> str:

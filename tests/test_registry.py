@@ -23,29 +23,12 @@ from directory.models import (
 from directory.registry import services
 from tests import factories
 from tests.conftest import base_config
+from tests.pages import field_error, flashes, page
 
 PROGRAMS = "/admin/registry/programs"
 RULES = "/admin/registry/rules"
 
 # --------------------------------------------------------------------------- reading pages
-
-
-def page(response) -> str:
-    """The page's HTML with entities decoded (for finding text as a user reads it)."""
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_error(response, field_id: str) -> str:
-    """The error message shown under one field ("" when there is none)."""
-    match = re.search(rf'<p class="error" id="{field_id}-error">(.*?)</p>',
-                      response.get_data(as_text=True), re.S)
-    return html.unescape(match.group(1)) if match else ""
-
-
-def flashes(response) -> list[str]:
-    """The flashed messages on a page."""
-    return [html.unescape(m) for m in re.findall(
-        r'<p class="flash flash-\w+">(.*?)</p>', response.get_data(as_text=True), re.S)]
 
 
 def table_row(response, row_id: str) -> str:
