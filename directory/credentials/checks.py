@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from directory.credentials.matching import AUTO_MATCH
 from directory.credentials.rules import jurisdiction_label, rule_for
 from directory.extensions import db
-from directory.models import Certification
+from directory.models import Certification, JurisdictionRule
 from directory.models.base import utcnow
 from directory.templating import format_date
 
@@ -57,10 +57,8 @@ def program_hours(cert: Certification) -> Check:
     return Check(name, "fail", f"{_hours(cert.hours)} < the program's {_hours(program.hours)}.")
 
 
-def jurisdiction_hours(cert: Certification) -> Check:
+def jurisdiction_hours(cert: Certification, rule: JurisdictionRule | None) -> Check:
     name = "Hours meet the jurisdiction's minimum"
-    p = cert.practitioner
-    rule = rule_for(p.licence_region, p.licence_country, p.profession)
     if rule is None:
         return Check(name, "warn", "No rule on record for this profession and jurisdiction.")
     where = jurisdiction_label(rule.jurisdiction)
@@ -85,10 +83,9 @@ def jurisdiction_hours(cert: Certification) -> Check:
     return Check(name, "pass", f"Meets {where}'s minimum.")
 
 
-def profession_permitted(cert: Certification) -> Check:
+def profession_permitted(cert: Certification, rule: JurisdictionRule | None) -> Check:
     name = "Profession may dry-needle there"
     p = cert.practitioner
-    rule = rule_for(p.licence_region, p.licence_country, p.profession)
     if not p.profession or not p.licence_country:
         return Check(name, "warn", "The profile gives no profession or licence jurisdiction.")
     if rule is None:
@@ -147,8 +144,10 @@ def evidence_present(cert: Certification) -> Check:
 def run_checks(cert: Certification, today: date | None = None) -> list[Check]:
     """Every automatic check, in the order the administrator reads them."""
     today = today or utcnow().date()
+    p = cert.practitioner
+    rule = rule_for(p.licence_region, p.licence_country, p.profession)  # looked up once
     return [
-        program_recognised(cert), program_hours(cert), jurisdiction_hours(cert),
-        profession_permitted(cert), completed_in_past(cert, today), not_expired(cert, today),
+        program_recognised(cert), program_hours(cert), jurisdiction_hours(cert, rule),
+        profession_permitted(cert, rule), completed_in_past(cert, today), not_expired(cert, today),
         certificate_number_unique(cert), evidence_present(cert),
     ]
