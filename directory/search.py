@@ -230,6 +230,14 @@ HIT_LOCATION = (PracticeLocation.id, PracticeLocation.clinic_name, PracticeLocat
                 PracticeLocation.lat, PracticeLocation.lng, PracticeLocation.wheelchair_accessible)
 
 
+@lru_cache(maxsize=1)
+def _hits_statement():
+    """The columns a result list shows, for the locations given as :ids (built once)."""
+    return (select(*HIT_PRACTITIONER, *HIT_LOCATION)
+            .join(PracticeLocation, PracticeLocation.practitioner_id == Practitioner.id)
+            .where(PracticeLocation.id.in_(bindparam("ids", expanding=True))))
+
+
 def _load_hits(rows) -> list[Hit]:
     """What the result list shows of a page's practitioners and locations, in one query.
 
@@ -238,17 +246,32 @@ def _load_hits(rows) -> list[Hit]:
     if not rows:
         return []
     width = len(HIT_PRACTITIONER)
+    p_keys = [c.key for c in HIT_PRACTITIONER]
+    l_keys = [c.key for c in HIT_LOCATION]
     loaded = {}
     for values in db.session.connection().execute(
-            select(*HIT_PRACTITIONER, *HIT_LOCATION)
-            .join(PracticeLocation, PracticeLocation.practitioner_id == Practitioner.id)
-            .where(PracticeLocation.id.in_([r.location_id for r in rows]))):
-        practitioner = SimpleNamespace(**{c.key: v for c, v in
-                                          zip(HIT_PRACTITIONER, values[:width], strict=True)})
-        location = SimpleNamespace(**{c.key: v for c, v in
-                                      zip(HIT_LOCATION, values[width:], strict=True)})
+            _hits_statement(), {"ids": [r.location_id for r in rows]}):
+        practitioner = SimpleNamespace(**dict(zip(p_keys, values[:width], strict=True)))
+        location = SimpleNamespace(**dict(zip(l_keys, values[width:], strict=True)))
         loaded[location.id] = (practitioner, location)
     return [Hit(*loaded[r.location_id], float(r.distance_km)) for r in rows]
+
+
+@lru_cache(maxsize=1)
+def _certifications_statement():
+    """The shown certifications of the practitioners given as :ids on :today (built once)."""
+    program = TrainingProgram
+    return (select(Certification.practitioner_id, Certification.submitted_name,
+                   Certification.level, Certification.verified_at, Certification.expires_on,
+                   Certification.public_code, program.id.label("program_id"), program.name,
+                   program.organisation, program.organisation_acronym,
+                   program.level.label("program_level"))
+            .outerjoin(program, program.id == Certification.program_id)
+            .where(Certification.practitioner_id.in_(bindparam("ids", expanding=True)),
+                   Certification.status == "verified",
+                   or_(Certification.expires_on.is_(None),
+                       Certification.expires_on >= bindparam("today")))
+            .order_by(Certification.verified_at, Certification.id))
 
 
 def verified_certifications(practitioner_ids: list[int], today: date | None = None
@@ -259,18 +282,8 @@ def verified_certifications(practitioner_ids: list[int], today: date | None = No
     out: dict[int, list[SimpleNamespace]] = {pid: [] for pid in practitioner_ids}
     if not practitioner_ids:
         return out
-    program = TrainingProgram
     for row in db.session.connection().execute(
-            select(Certification.practitioner_id, Certification.submitted_name,
-                   Certification.level, Certification.verified_at, Certification.expires_on,
-                   Certification.public_code, program.id.label("program_id"), program.name,
-                   program.organisation, program.organisation_acronym,
-                   program.level.label("program_level"))
-            .outerjoin(program, program.id == Certification.program_id)
-            .where(Certification.practitioner_id.in_(practitioner_ids),
-                   Certification.status == "verified",
-                   or_(Certification.expires_on.is_(None), Certification.expires_on >= today))
-            .order_by(Certification.verified_at, Certification.id)):
+            _certifications_statement(), {"ids": practitioner_ids, "today": today}):
         out[row.practitioner_id].append(SimpleNamespace(
             submitted_name=row.submitted_name, level=row.level, verified_at=row.verified_at,
             expires_on=row.expires_on, public_code=row.public_code,

@@ -56,14 +56,16 @@ def render_search():
     radius = form.radius_in(unit)
     certs = verified_certifications([h.practitioner.id for h in results.hits])
     larger = search_form.next_radius(radius) if not results.total else None
+    profile_urls = {h.practitioner.id: url_for("public.practitioner", slug=h.practitioner.slug)
+                    for h in results.hits}
     markers = [{
         "id": h.practitioner.id, "name": h.practitioner.full_name,
         "clinic": h.location.clinic_name, "lat": h.location.lat, "lng": h.location.lng,
-        "url": url_for("public.practitioner", slug=h.practitioner.slug),
+        "url": profile_urls[h.practitioner.id],
     } for h in results.hits]
     return render_template(
         "public/home.html", origin=origin, results=results, unit=unit, radius=radius,
-        certs=certs, from_km=search_form.from_km, markers=markers,
+        certs=certs, from_km=search_form.from_km, markers=markers, profile_urls=profile_urls,
         larger_url=_url_with(radius=int(larger), page=None) if larger else None,
         page_url=lambda n: _url_with(page=n),
         unit_url=lambda u: _url_with(unit=u, radius=_convert(radius, unit, u), page=None),
