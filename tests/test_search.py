@@ -220,3 +220,17 @@ def test_the_language_filter_offers_the_languages_practitioners_speak(app, clien
     # A known language that nobody lists can still be asked for (from a bookmark, say).
     page = client.get("/?near=80202&language=fr").get_data(as_text=True)
     assert "No verified practitioners" in page and '<option selected value="fr">' in page
+
+
+def test_each_search_page_shows_its_own_choices_in_the_filter_lists(app, client):
+    """The lists are rendered once and reused: a later search must not show an earlier choice."""
+    from tests.pages import form_values
+
+    with app.app_context():
+        listed_at(*DENVER, "Dana", profession="chiropractor")
+    first = form_values(client.get("/?near=80202&profession=chiropractor&unit=km"))
+    second = form_values(client.get("/?near=80202&profession=physiotherapist&unit=mi"))
+    plain = form_values(client.get("/?near=80202"))
+    assert (first["profession"], first["unit"]) == (["chiropractor"], ["km"])
+    assert (second["profession"], second["unit"]) == (["physiotherapist"], ["mi"])
+    assert (plain["profession"], plain["unit"]) == ([""], [""])
