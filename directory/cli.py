@@ -18,6 +18,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(credentials)
     app.cli.add_command(reference)
+    from directory.ops.backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("create-admin")

@@ -9,7 +9,13 @@ class Defaults:
     # Computed in the factory when unset: SQLite in instance/, a random key kept in instance/.
     SECRET_KEY = None
     DATABASE_URL = None
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Each process keeps a few connections (a sync worker uses one at a time; at most 5 each, so
+    # hosts × workers × 5 stays under PostgreSQL's max_connections), tests each before use (a
+    # database restart costs no request beyond its own moment) and renews them every 30 minutes.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2,
+                                 "pool_recycle": 1800, "pool_timeout": 10}
+    # One JSON line per request on the "directory.request" logger; None: on, except in tests.
+    REQUEST_LOG = None
     # Upgrade the schema to the newest Alembic revision when the app starts.
     AUTO_UPGRADE = True
 
@@ -26,9 +32,39 @@ class Defaults:
 
     UPLOAD_FOLDER = None  # default: instance/uploads
 
+    # Production: Secure cookies, and no start without an explicit SECRET_KEY (the same in every
+    # process). Off by default so `make run` works over plain http on 127.0.0.1.
+    PRODUCTION = False
+    # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
+    # (werkzeug's ProxyFix); 0 = the app faces the clients itself.
+    PROXY_FIX = 0
+    # Shared state between processes (rate-limit counters), e.g. redis://127.0.0.1:6379/0.
+    REDIS_URL = None
+
+    # Rate limits (Flask-Limiter; "N per minute; M per hour"). Counters live in memory (one
+    # process) unless RATELIMIT_STORAGE_URI or REDIS_URL names Redis, shared by every process.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = None  # default: REDIS_URL when set, else memory://
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_HEADERS_ENABLED = False  # Retry-After is sent on 429 answers only
+    RATELIMIT_LOGIN = "10 per minute; 100 per hour"  # login forms sent, per client address
+    # Failed logins per e-mail address, whether or not an account has it: a short lockout.
+    RATELIMIT_LOGIN_ACCOUNT = "5 per 10 minutes; 50 per day"
+    RATELIMIT_SIGNUP = "5 per 10 minutes; 20 per day"  # sign-up forms sent, per client address
+    RATELIMIT_RESET_REQUEST = "5 per 10 minutes; 30 per day"  # reset requests, per address
+    RATELIMIT_RESET_ACCOUNT = "3 per hour"  # reset e-mails asked for one e-mail address
+    RATELIMIT_RESET_USE = "20 per 10 minutes"  # reset-link pages, per client address
+    RATELIMIT_VERIFY = "30 per minute; 500 per day"  # credential-code lookups, per address
+    RATELIMIT_API = "120 per minute"  # every /api/v1 request, per client address
+
+    # Strict-Transport-Security, sent only on requests that arrived over HTTPS.
+    HSTS = "max-age=31536000; includeSubDomains"
+
     # Accounts
     PASSWORD_MIN_LENGTH = 12
-    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 — a method name, not a password
+    # scrypt N=2**15, r=8, p=3: one of OWASP's listed scrypt settings (werkzeug's own default,
+    # p=1, is below them). Hashes made with anything else are redone at the next login.
+    PASSWORD_HASH_METHOD = "scrypt:32768:8:3"  # noqa: S105 — a method name, not a password
     CONFIRM_EMAIL_MAX_AGE = int(timedelta(days=3).total_seconds())
     RESET_PASSWORD_MAX_AGE = int(timedelta(hours=1).total_seconds())
     REMEMBER_COOKIE_DURATION = timedelta(days=30)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import math
+
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
+
+from directory.ratelimit import retry_after
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -28,6 +32,17 @@ def _render(code: int, message: str):
     return render_template("errors/error.html", code=code, message=message), code
 
 
+def wait_words(seconds: int) -> str:
+    """A wait in words: "40 seconds", "1 minute", "90 minutes", "3 hours"."""
+    if seconds >= 2 * 3600:
+        count, unit = math.ceil(seconds / 3600), "hour"
+    elif seconds >= 60:
+        count, unit = math.ceil(seconds / 60), "minute"
+    else:
+        count, unit = seconds, "second"
+    return f"{count} {unit}" + ("s" if count != 1 else "")
+
+
 def register(app: Flask) -> None:
     """Install handlers for HTTP errors, CSRF failures and uncaught exceptions."""
 
@@ -39,6 +54,14 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         code = error.code or 500
         return _render(code, MESSAGES.get(code, error.description or "Error"))
+
+    @app.errorhandler(TooManyRequests)
+    def too_many_requests(error: TooManyRequests):
+        seconds = retry_after()
+        response = make_response(_render(
+            429, f"Too many requests. Please try again in {wait_words(seconds)}."))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):

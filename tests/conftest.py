@@ -37,6 +37,7 @@ def base_config(database_url: str, tmp: Path) -> dict:
         # A fast hash in tests; production uses scrypt (see config.py).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "LANGUAGE_LIST_TTL": 0,  # every test sees the languages its own data has
+        "RATELIMIT_ENABLED": False,  # tests/test_hardening.py turns the limits on
     }
 
 

@@ -78,6 +78,8 @@ ROUTES = {
     "learn.what_to_expect": ("GET", "/learn/what-to-expect", PUBLIC),
     "learn.safety": ("GET", "/learn/safety", PUBLIC),
     "learn.choosing": ("GET", "/learn/choosing-a-practitioner", PUBLIC),
+    "ops.healthz": ("GET", "/healthz", PUBLIC),
+    "ops.readyz": ("GET", "/readyz", PUBLIC),
 }
 
 

@@ -47,6 +47,12 @@ def verify_password(password_hash: str, password: str) -> bool:
     return check_password_hash(password_hash, password)
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True when a hash was made with another method or other parameters than configured now."""
+    current = dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]).split("$", 1)[0]
+    return password_hash.split("$", 1)[0] != current
+
+
 @cache
 def dummy_hash(method: str) -> str:
     """A hash to check against when no account exists, so both answers take the same time."""

@@ -7,12 +7,21 @@ from flask_login import current_user, login_user, logout_user
 
 from directory.accounts import forms, services
 from directory.accounts.tokens import TokenError
+from directory.extensions import limiter
+from directory.ratelimit import (
+    client_address,
+    failed_login,
+    note_failed_login,
+    setting,
+    submitted_email,
+)
 from directory.security import anonymous_only, home_for, login_required, public, safe_next
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_SIGNUP"), methods=["POST"], key_func=client_address)
 @anonymous_only
 def signup():
     """A practitioner creates an account."""
@@ -62,6 +71,10 @@ def resend_confirmation():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_LOGIN"), methods=["POST"], key_func=client_address)
+# Failed attempts per e-mail address, counted alike whether or not an account uses it.
+@limiter.limit(setting("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=submitted_email,
+               deduct_when=failed_login)
 @anonymous_only
 def login():
     """Log in with e-mail and password."""
@@ -69,6 +82,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
+            note_failed_login()
             form.password.errors.append("That e-mail address and password do not match "
                                         "an account.")
         else:
@@ -90,6 +104,8 @@ def logout():
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_RESET_REQUEST"), methods=["POST"], key_func=client_address)
+@limiter.limit(setting("RATELIMIT_RESET_ACCOUNT"), methods=["POST"], key_func=submitted_email)
 @public
 def forgot_password():
     """Ask for a password reset link."""
@@ -103,6 +119,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_RESET_USE"), key_func=client_address)
 @public
 def reset_password(token: str):
     """Choose a new password from a reset link."""

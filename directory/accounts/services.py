@@ -11,7 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from directory import mail
-from directory.accounts.passwords import dummy_hash, hash_password, verify_password
+from directory.accounts.passwords import (
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from directory.accounts.tokens import TokenError, make_token, read_token
 from directory.extensions import db
 from directory.models import Practitioner, User, record
@@ -148,6 +153,8 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not verify_password(user.password_hash, password) or not user.is_active:
         return None
+    if needs_rehash(user.password_hash):  # older method or parameters (or an import's hash)
+        user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     db.session.commit()
     return user

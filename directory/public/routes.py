@@ -8,11 +8,12 @@ from sqlalchemy import select
 
 from directory import listing
 from directory.credentials.rules import verdict_for
-from directory.extensions import db
+from directory.extensions import db, limiter
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 from directory.public.forms import VerifyForm
 from directory.public.search_page import render_search
+from directory.ratelimit import client_address, setting
 from directory.security import public
 
 bp = Blueprint("public", __name__)
@@ -44,6 +45,7 @@ def practitioner(slug: str):
 
 
 @bp.route("/verify", methods=["GET"])
+@limiter.limit(setting("RATELIMIT_VERIFY"), key_func=client_address)
 @public
 def verify():
     """A form where anyone types a credential's public code."""
@@ -54,6 +56,7 @@ def verify():
 
 
 @bp.route("/verify/<code>")
+@limiter.limit(setting("RATELIMIT_VERIFY"), key_func=client_address)
 @public
 def verify_code(code: str):
     """The current status of the credential with this public code."""

@@ -21,7 +21,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Route,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy.engine import make_url
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -127,6 +135,7 @@ def live_server(browser_database_url, tmp_path_factory) -> Iterator[LiveServer]:
         "MAIL_OUTBOX": str(tmp / "outbox"),
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "RATELIMIT_ENABLED": False,  # every journey logs in from 127.0.0.1
         # Offline: tiles from a path of this server that does not exist; the list is the page.
         "MAP_TILE_URL": "/static/nonexistent/{z}/{x}/{y}.png",
     })
@@ -266,6 +275,7 @@ class Contexts:
     server: LiveServer
     opened: list[BrowserContext] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def new_page(self, viewport: dict[str, int] = DESKTOP) -> Page:
         """A page in a new context: no cookies, desktop size unless told."""
@@ -277,7 +287,14 @@ class Contexts:
         port = self.server.url.rsplit(":", 1)[1]
         ctx.route(re.compile(rf"^(?!http://127\.0\.0\.1:{port}/)(https?|wss?|ftp)://"),
                   self._refuse)
-        return ctx.new_page()
+        page = ctx.new_page()
+        page.on("console", self._console)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        """Chromium reports what the Content-Security-Policy blocked as a console error."""
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{message.location.get('url')}: {message.text}")
 
     def _refuse(self, route: Route) -> None:
         self.refused.append(route.request.url)
@@ -297,6 +314,7 @@ def contexts(browser, live_server) -> Iterator[Contexts]:
     finally:
         made.close()
     assert not made.refused, f"requests outside the test server: {made.refused}"
+    assert not made.csp_violations, "\n".join(["blocked by the CSP:", *made.csp_violations])
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py` (serves wsgi:app).
+
+Environment: GUNICORN_BIND (default 127.0.0.1:8000), GUNICORN_WORKERS (default 2 × cores, at
+most 8; WEB_CONCURRENCY is honoured too), GUNICORN_TIMEOUT (seconds, default 30). Command-line
+options (-b, -w, ...) override these. The app itself reads DIRECTORY_* (see README, "Production").
+"""
+
+import multiprocessing
+import os
+
+from directory.ops.logs import LOGGING
+
+wsgi_app = "wsgi:app"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+
+# Sync workers: one request at a time each, so a slow request never delays another in its worker.
+# Each worker creates the app after the fork (preload off): its own database pool, its own
+# connections, and the schema upgrade at start-up guarded by a lock (see prepare_database).
+worker_class = "sync"
+workers = int(os.environ.get("GUNICORN_WORKERS") or os.environ.get("WEB_CONCURRENCY")
+              or min(2 * multiprocessing.cpu_count(), 8))
+preload_app = False
+
+# A worker silent this long is killed and replaced; on shutdown, workers get as long to finish.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+
+# Workers' heartbeat files in memory, not on a disk that may stall.
+SHM = "/dev/shm"  # noqa: S108 — a tmpfs for gunicorn's heartbeat files, not temporary data
+if os.path.isdir(SHM):
+    worker_tmp_dir = SHM
+
+# Logs: JSON lines on stderr. No access log: the app writes one line per request itself
+# (logger "directory.request", with the request id, status, duration and user).
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+logconfig_dict = LOGGING
+proc_name = "dry-needling-directory"
