@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 
 from directory.ratelimit import retry_after
@@ -18,11 +19,12 @@ MESSAGES = {
     413: "That upload is too large.",
     429: "Too many requests. Please wait a moment and try again.",
     500: "Something went wrong on our side. It has been logged.",
+    503: "The directory is unavailable for a moment. Please try again in a few seconds.",
 }
 
 
 CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         413: "too_large", 429: "rate_limited", 500: "server_error"}
+         413: "too_large", 429: "rate_limited", 500: "server_error", 503: "unavailable"}
 
 
 def _render(code: int, message: str):
@@ -61,6 +63,20 @@ def register(app: Flask) -> None:
         response = make_response(_render(
             429, f"Too many requests. Please try again in {wait_words(seconds)}."))
         response.headers["Retry-After"] = str(seconds)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        """The database is out of reach for a moment (a restart, a failover): 503, try again."""
+        from directory.extensions import db, login_manager
+
+        app.logger.error("database unavailable: %s", str(error).splitlines()[0],
+                         exc_info=error)
+        db.session.rollback()
+        # The page must not ask the database who is logged in: it is shown as to a visitor.
+        g._login_user = login_manager.anonymous_user()
+        response = make_response(_render(503, MESSAGES[503]))
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(InternalServerError)

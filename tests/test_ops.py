@@ -100,6 +100,23 @@ def test_without_a_database_the_process_is_alive_but_not_ready(unreachable_app):
     assert ready.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_while_the_database_is_down_pages_say_try_again_with_503(unreachable_app, logged_in):
+    client = unreachable_app.test_client()
+    if logged_in:  # a session cookie for a user the app cannot load without the database
+        with client.session_transaction() as session:
+            session["_user_id"] = "7.1"
+            session["_fresh"] = True
+    page = client.get("/?near=80202")
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "5"
+    assert "unavailable for a moment" in page.get_data(as_text=True)
+    assert "<html" in page.get_data(as_text=True).lower()  # the site's page, not a bare error
+    api = client.get("/api/v1/practitioners?near=80202")
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == "unavailable"
+
+
 # --- request logs --------------------------------------------------------------------------
 
 def _log_lines(caplog) -> list[dict]:

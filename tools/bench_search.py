@@ -156,10 +156,13 @@ def generate(n: int, seed: int = 7) -> None:
             db.session.execute(insert(table), rows)
         db.session.commit()
         start += size
-    if db.engine.dialect.name == "sqlite":
-        db.session.execute(text("ANALYZE"))
-    else:
-        db.session.execute(text("ANALYZE"))
+    if db.engine.dialect.name == "postgresql":
+        # The ids above were given explicitly: move the sequences past them for later inserts.
+        for table in ("users", "practitioners"):
+            db.session.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                f"(SELECT max(id) FROM {table}))"))
+    db.session.execute(text("ANALYZE"))
     db.session.commit()
 
 
@@ -213,8 +216,10 @@ def load_test(db_url: str, instance: Path, seconds: int, cities: list[tuple[floa
     """The search page under gunicorn (2 workers) and wrk (64 connections) in another process,
     each request at a different point near one of the largest cities."""
     port = 18000 + secrets.randbelow(1000)
+    # Rate limits off (every wrk request comes from one address) and no request log lines.
     env = dict(os.environ, DIRECTORY_DATABASE_URL=db_url, DIRECTORY_AUTO_UPGRADE="false",
-               DIRECTORY_INSTANCE_PATH=str(instance))
+               DIRECTORY_INSTANCE_PATH=str(instance), DIRECTORY_RATELIMIT_ENABLED="false",
+               DIRECTORY_REQUEST_LOG="false")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app",
          "--log-level", "warning"], cwd=ROOT, env=env)
@@ -260,7 +265,7 @@ def main() -> None:
         instance = workdir / f"instance-{n}"
         instance.mkdir(exist_ok=True)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_UPGRADE": False,
-                          "SECRET_KEY": "bench", "TESTING": False,
+                          "SECRET_KEY": "bench", "TESTING": False, "REQUEST_LOG": False,
                           "MAIL_OUTBOX": str(instance / "outbox")})
         with app.app_context():
             from flask_migrate import upgrade
