@@ -150,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.accounts.routes import bp as accounts
     from directory.admin.routes import bp as admin
     from directory.api.routes import bp as api
+    from directory.bulk.routes import bp as bulk
     from directory.learn.routes import bp as learn
     from directory.ops.routes import bp as ops
     from directory.profiles.certifications import bp as certifications
@@ -165,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(registry)
     app.register_blueprint(api)
     app.register_blueprint(learn)
+    app.register_blueprint(bulk)
     app.register_blueprint(ops)
 
 

@@ -18,6 +18,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(credentials)
     app.cli.add_command(reference)
+    from directory.bulk.cli import register as register_bulk
+
+    register_bulk(app)  # import / export practitioners
     from directory.ops.backup import backup_command, restore_command
 
     app.cli.add_command(backup_command)

@@ -1,0 +1,83 @@
+"""Uploaded import files waiting for the administrator's confirmation, kept server-side.
+
+Each file is stored under UPLOAD_FOLDER/imports/ with a random name, beside a small JSON record
+of the administrator who uploaded it, its SHA-256 and when; the random name is kept in that
+administrator's session only. Files older than MAX_AGE are refused and swept away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+MAX_AGE = 3600  # seconds an upload waits for its confirmation
+TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An uploaded file waiting to be imported."""
+
+    token: str
+    data: bytes
+    name: str
+    sha256: str
+
+
+def _folder() -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def keep(data: bytes, admin_id: int, name: str) -> Pending:
+    """Store an uploaded file for its administrator; return it with its random token."""
+    sweep()
+    token = secrets.token_hex(16)
+    digest = hashlib.sha256(data).hexdigest()
+    folder = _folder()
+    (folder / f"{token}.csv").write_bytes(data)
+    (folder / f"{token}.json").write_text(json.dumps(
+        {"admin_id": admin_id, "sha256": digest, "name": name[:200], "at": time.time()}))
+    return Pending(token, data, name[:200], digest)
+
+
+def load(token: str | None, admin_id: int) -> Pending | None:
+    """The waiting file for this token, if this administrator uploaded it within MAX_AGE."""
+    if not token or not TOKEN.fullmatch(token):
+        return None
+    folder = _folder()
+    try:
+        meta = json.loads((folder / f"{token}.json").read_text())
+        data = (folder / f"{token}.csv").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if (meta.get("admin_id") != admin_id or time.time() - meta.get("at", 0) > MAX_AGE
+            or hashlib.sha256(data).hexdigest() != meta.get("sha256")):
+        return None
+    return Pending(token, data, str(meta.get("name", "")), meta["sha256"])
+
+
+def discard(token: str | None) -> None:
+    """Remove a waiting file (after its import, or when another replaces it)."""
+    if token and TOKEN.fullmatch(token):
+        for suffix in (".csv", ".json"):
+            (_folder() / f"{token}{suffix}").unlink(missing_ok=True)
+
+
+def sweep() -> None:
+    """Remove waiting files older than MAX_AGE."""
+    limit = time.time() - MAX_AGE
+    for path in _folder().iterdir():
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue
