@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from directory.config import Defaults
 
@@ -144,9 +144,19 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class TextConverter(UnicodeConverter):
+    """<slug>, <code>, <token> in URLs: no control characters (PostgreSQL refuses a NUL), so an
+    address holding one is a 404, not a 500."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f]")
+
+
 def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     from directory.accounts.routes import bp as accounts
     from directory.admin.routes import bp as admin
     from directory.api.routes import bp as api

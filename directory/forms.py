@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectMultipleField, StringField, URLField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -34,13 +34,19 @@ class BaseForm(FlaskForm):
             return data or None
 
     def validate(self, extra_validators=None) -> bool:
-        """The fields' own checks, then no NUL character in any text (PostgreSQL refuses it)."""
-        valid = super().validate(extra_validators)
+        """The fields' own checks, then no NUL character in any text (PostgreSQL refuses it),
+        before the form's own validate_<field> checks: some look the value up in the database."""
         for field in self:
-            if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors.append("Remove the invisible NUL character from this text.")
-                valid = False
-        return valid
+            if (isinstance(field.data, str) and "\x00" in field.data
+                    and no_nul not in field.validators):
+                field.validators = [*field.validators, no_nul]
+        return super().validate(extra_validators)
+
+
+def no_nul(form, field) -> None:
+    """Text never holds a NUL character (the checks after this one are skipped)."""
+    if isinstance(field.data, str) and "\x00" in field.data:
+        raise StopValidation("Remove the invisible NUL character from this text.")
 
 
 def submitted_version(field) -> int:

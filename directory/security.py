@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
@@ -82,13 +82,19 @@ def home_for(user) -> str:
 
 
 def is_safe_next(target: str | None) -> bool:
-    """True when target is a path on this site (no scheme, no host, no backslash tricks)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """True when target is a path on this site (no scheme, no host, no backslash tricks), also
+    once percent-decoded (/%2F%2Fevil.example is //evil.example to a server that decodes it)."""
+    if not target:
         return False
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
+    for text in (target, unquote(target)):
+        if not text.startswith("/") or text.startswith("//"):
+            return False
+        if "\\" in text or any(ord(ch) < 32 for ch in text):
+            return False
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return False
+    return True
 
 
 def safe_next(default: str) -> str:

@@ -7,7 +7,11 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 
+from directory import create_app
+from directory.extensions import db
+from directory.models import Practitioner
 from tests import factories
+from tests.conftest import base_config
 from tests.test_search import DENVER, listed_at, offset
 
 
@@ -131,3 +135,67 @@ def test_factories_listed_practitioner_is_in_the_api(app, client):
         p = factories.make_listed_practitioner()
         pid = p.id
     assert client.get(f"/api/v1/practitioners/{pid}").status_code == 200
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("near=80202&accepting=yes", "accepting"),
+    ("near=80202&accessible=", "accessible"),
+    ("near=80202&accessible=1", "accessible"),
+    ("near=80202&per_page=", "per_page"),
+    ("near=80202&radius=+", "radius"),
+    ("near=80202&lat=&lng=", "lat"),
+])
+def test_booleans_and_numbers_are_as_documented(client, spec, query, field):
+    response = client.get(f"/api/v1/practitioners?{query}")
+    assert response.status_code == 400
+    check(spec, "Error", response.get_json())
+    assert response.get_json()["error"]["field"] == field
+    assert response.get_json()["error"]["message"] in (
+        f"Use true or false for {field}.", f"Give a number for {field}, or leave it out.")
+
+
+def test_boolean_filters_narrow_the_results(client, denver):
+    assert len(client.get("/api/v1/practitioners?near=80202&radius=50&unit=km"
+                          "&accessible=false").get_json()["items"]) == 2
+    assert client.get("/api/v1/practitioners?near=80202&radius=50&unit=km"
+                      "&accessible=true").get_json()["items"] == []
+
+
+def test_the_document_lists_the_languages_the_filter_accepts(client, spec, denver):
+    (language,) = (p for p in spec["paths"]["/practitioners"]["get"]["parameters"]
+                   if p["name"] == "language")
+    codes = language["schema"]["enum"]
+    assert {"", "en", "es", "zh"} <= set(codes) and "xyz" not in codes
+    for code in ("en", "zh"):
+        assert client.get(f"/api/v1/practitioners?near=80202&language={code}").status_code == 200
+
+
+def test_every_operation_documents_the_rate_limit_answer(app, migrated_database, tmp_path, spec):
+    limited = create_app(base_config(migrated_database, tmp_path) | {
+        "RATELIMIT_ENABLED": True, "RATELIMIT_API": "1 per minute"})
+    client = limited.test_client()
+    client.get("/api/v1/openapi.json")
+    for path, operation in (("/practitioners", "/api/v1/practitioners?near=80202"),
+                            ("/practitioners/{practitioner_id}", "/api/v1/practitioners/1")):
+        response = client.get(operation)
+        assert response.status_code == 429
+        documented = spec["paths"][path]["get"]["responses"]["429"]
+        assert "Retry-After" in documented["headers"]
+        assert int(response.headers["Retry-After"]) > 0
+        check(spec, "Error", response.get_json())
+        assert response.get_json()["error"]["code"] == "rate_limited"
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_markup_in_the_json_is_escaped_but_reads_the_same(app, client, denver):
+    name = "<script>alert(1)</script> & Sons"
+    with app.app_context():
+        db.session.get(Practitioner, denver["near"]).full_name = name
+        db.session.commit()
+    for url in (f"/api/v1/practitioners/{denver['near']}", "/api/v1/practitioners?near=80202"):
+        response = client.get(url)
+        assert b"<" not in response.data and b"&" not in response.data
+        assert b"\\u003cscript\\u003e" in response.data
+        body = response.get_json()
+        assert (body.get("name") or body["items"][0]["name"]) == name

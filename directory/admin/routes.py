@@ -39,6 +39,15 @@ def index():
     return render_template("admin/index.html", counts=counts, events=events)
 
 
+MAX_PAGE = 1_000_000  # beyond any real list; a larger number would overflow the query's OFFSET
+
+
+def page_asked() -> int:
+    """The page= of the request: 1 when missing or not a number, at most MAX_PAGE."""
+    page = request.args.get("page", 1, type=int)
+    return min(max(page, 1), MAX_PAGE)
+
+
 STATUS_TABS = ("pending", "changes_requested", "verified", "rejected", "expired", "revoked")
 
 
@@ -54,7 +63,7 @@ def queue():
     page = db.paginate(
         select(Certification).where(Certification.status == status)
         .order_by(Certification.submitted_at.asc(), Certification.id.asc()),
-        per_page=25, error_out=False)
+        page=page_asked(), per_page=25, error_out=False)
     return render_template("admin/queue.html", page=page, status=status, counts=counts,
                            tabs=STATUS_TABS, labels=lifecycle.STATUS_LABELS)
 
@@ -92,6 +101,9 @@ def certification(cert_id: int):
             return redirect(url_for("admin.queue"))
     form.version.data = str(cert.version)
     actions = [a for a in DECISIONS if lifecycle.allowed(cert, a)]
+    if form.errors and not actions:  # sent from a page that was open while someone decided
+        flash(f"This certification is {lifecycle.STATUS_LABELS[cert.status]}: there is no "
+              "decision left to take on it.", "error")
     return render_template("admin/certification.html", cert=cert, form=form, actions=actions,
                            decisions=DECISIONS, checks=checks.run_checks(cert),
                            labels=lifecycle.STATUS_LABELS, verdict=verdict_for(cert.practitioner))
@@ -123,7 +135,7 @@ def audit():
                 f["date_to"] + timedelta(days=1), time.min, UTC))
     else:
         query = query.where(False)
-    page = db.paginate(query, per_page=50, error_out=False)
+    page = db.paginate(query, page=page_asked(), per_page=50, error_out=False)
     actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("admin/audit.html", form=form, page=page, actions=list(actions),

@@ -6,6 +6,7 @@ from directory import vocab
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
+NO_NUL = "^[^\\u0000]*$"  # text never holds a NUL character (PostgreSQL refuses it)
 
 
 def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
@@ -112,18 +113,27 @@ def openapi_document(server: str) -> dict:
                 "source_url": NULLABLE_STRING, "reviewed_on": NULLABLE_STRING}},
         },
     }
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    rate_limited = {
+        "description": "Too many requests from this address (code rate_limited): wait the "
+                       "seconds Retry-After says.",
+        "headers": {"Retry-After": {"description": "Seconds to wait before asking again.",
+                                    "schema": {"type": "integer", "minimum": 0}}},
+        "content": error_content}
     bad_request = {"description": "Invalid parameter, unknown or ambiguous place",
-                   "content": {"application/json": {
-                       "schema": {"$ref": "#/components/schemas/Error"}}}}
+                   "content": error_content}
     search_params = [
         _query("near", "A postcode (10001, SW1A, M5V, 3000, D02), a place (\"Boulder, CO\") or "
-               "\"lat,lng\".", {"type": "string", "maxLength": 200}),
-        _query("lat", "Latitude, with lng, instead of near.",
+               "\"lat,lng\". Required unless lat and lng are given. A place nobody knows is "
+               "a 400 unknown_place; one that several places match, a 400 ambiguous_place "
+               "with the candidates.",
+               {"type": "string", "maxLength": 200, "pattern": NO_NUL}),
+        _query("lat", "Latitude, instead of near: lat and lng come together or not at all.",
                {"type": "number", "minimum": -90, "maximum": 90}),
         _query("lng", "Longitude, with lat.", {"type": "number", "minimum": -180, "maximum": 180}),
         _query("country", "Where to look up near.",
                {"type": "string", "enum": ["", "US", "AU", "GB", "CA", "NZ", "IE"]}),
-        _query("radius", "Distance in the unit (default 25).",
+        _query("radius", "Distance in the unit (default 25): at most 500 km, or 311 miles.",
                {"type": "number", "minimum": 1, "maximum": 500}),
         _query("unit", "km or mi (default: mi for the US and the UK, else km).",
                {"type": "string", "enum": ["", "km", "mi"]}),
@@ -133,11 +143,13 @@ def openapi_document(server: str) -> dict:
                {"type": "string", "enum": ["", *vocab.TECHNIQUES]}),
         _query("condition", "Condition code.",
                {"type": "string", "enum": ["", *vocab.CONDITIONS]}),
-        _query("language", "ISO 639-1 language code.", {"type": "string", "maxLength": 3}),
+        _query("language", "ISO 639-1 language code.",
+               {"type": "string", "enum": ["", *sorted(vocab.languages())]}),
         _query("accepting", "Only practitioners accepting new patients.",
                {"type": "boolean"}),
         _query("accessible", "Only wheelchair-accessible locations.", {"type": "boolean"}),
-        _query("page", "Page number.", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("page", "Page number; one past the last page of results is a 400.",
+               {"type": "integer", "minimum": 1, "maximum": 1000}),
         _query("per_page", "Results per page.", {"type": "integer", "minimum": 1,
                                                  "maximum": 100}),
     ]
@@ -157,6 +169,7 @@ def openapi_document(server: str) -> dict:
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/SearchResults"}}}},
                     "400": bad_request,
+                    "429": rate_limited,
                 },
             }},
             "/practitioners/{practitioner_id}": {"get": {
@@ -168,9 +181,8 @@ def openapi_document(server: str) -> dict:
                     "200": {"description": "The practitioner", "content": {
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/Practitioner"}}}},
-                    "404": {"description": "Not listed or unknown", "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "404": {"description": "Not listed or unknown", "content": error_content},
+                    "429": rate_limited,
                 },
             }},
         },

@@ -16,6 +16,20 @@ from directory.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+# The search page's checkboxes send any value for "on", and its empty boxes "": the API takes
+# true or false, and numbers or nothing, as its document says.
+BOOLEAN_PARAMETERS = ("accepting", "accessible")
+NUMBER_PARAMETERS = ("lat", "lng", "radius", "page", "per_page")
+
+
+@bp.after_request
+def escape_markup(response):
+    """<, > and & in the JSON are written as \\u escapes: the same text to a JSON reader, and
+    never markup to a page that drops it into its HTML unescaped."""
+    if response.mimetype == "application/json" and not response.direct_passthrough:
+        response.set_data(response.get_data().replace(b"<", b"\\u003c")
+                          .replace(b">", b"\\u003e").replace(b"&", b"\\u0026"))
+    return response
 
 
 def error(message: str, field: str | None = None, code: str = "invalid_parameter",
@@ -54,6 +68,12 @@ def certification_json(cert: Certification) -> dict:
 @public
 def practitioners():
     """Listed practitioners near a place, nearest first, with the search page's filters."""
+    for name in BOOLEAN_PARAMETERS:
+        if request.args.get(name, "true") not in ("true", "false"):
+            return error(f"Use true or false for {name}.", name)
+    for name in NUMBER_PARAMETERS:
+        if not request.args.get(name, "0").strip():
+            return error(f"Give a number for {name}, or leave it out.", name)
     form = search_form.SearchForm(request.args)
     if not form.validate():
         field = next(f for f in form if f.errors)

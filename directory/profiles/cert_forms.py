@@ -31,7 +31,8 @@ class HoursField(DecimalField):
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
-        if self.data is not None and not self.data.is_finite():
+        # Without a sent value the data is the stored number (a float): nothing to check.
+        if valuelist and self.data is not None and not self.data.is_finite():
             self.data = None
             raise ValueError(HOURS_MESSAGE)
 
