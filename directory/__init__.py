@@ -60,6 +60,12 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not url:
         url = f"sqlite:///{instance / 'directory.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+    if url.startswith("sqlite") and url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://",
+                                                        "sqlite:///:memory:"):
+        # An in-memory database lives in one connection: no pool to size.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            key: value for key, value in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items()
+            if key not in ("pool_size", "max_overflow", "pool_timeout")}
     app.config["MAIL_OUTBOX"] = app.config.get("MAIL_OUTBOX") or str(instance / "outbox")
     app.config["UPLOAD_FOLDER"] = app.config.get("UPLOAD_FOLDER") or str(instance / "uploads")
     if not app.debug and not app.testing:

@@ -1,5 +1,6 @@
 """Controlled vocabularies: professions, techniques, conditions, countries, regions, languages."""
 
+import unicodedata
 from functools import cache
 
 import pycountry
@@ -116,8 +117,10 @@ def languages() -> dict[str, str]:
 
 
 def resolve_language(text: str) -> str | None:
-    """The ISO 639-1 code of a language typed as a code ("es") or an English name ("Spanish")."""
-    wanted = text.strip().casefold()
+    """The ISO 639-1 code of a language typed as a code ("es") or an English name ("Spanish"),
+    with or without its accents ("Māori", "Maori")."""
+    wanted = "".join(ch for ch in unicodedata.normalize("NFKD", text.strip().casefold())
+                     if not unicodedata.combining(ch))
     if not wanted:
         return None
     if wanted in LANGUAGE_SYNONYMS:

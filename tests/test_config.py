@@ -88,3 +88,13 @@ def test_no_secret_in_the_repository():
     assert "SECRET_KEY = None" in tracked_config
     gitignore = (root / ".gitignore").read_text()
     assert "/instance/*" in gitignore
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_database_works(instance, monkeypatch, url):
+    """The pool sizes meant for several processes must not stop a quick in-memory trial."""
+    monkeypatch.setenv("DIRECTORY_DATABASE_URL", url)
+    monkeypatch.setenv("DIRECTORY_AUTO_UPGRADE", "true")
+    app = create_app()
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200, response.get_data(as_text=True)

@@ -901,3 +901,13 @@ def test_public_email_with_surrounding_spaces_is_trimmed(app, client, auth):
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Practitioner, pid).public_email == "ana@example.com"
+
+
+def test_languages_typed_with_their_accents_are_understood(app, client, auth):
+    """New Zealanders write "Māori" with its macron."""
+    with app.app_context():
+        factories.make_practitioner("kahu@example.com")
+    auth.login("kahu@example.com")
+    response = post_profile(client, languages="Māori, English")
+    assert response.status_code == 302
+    assert form_values(client.get("/profile/edit"))["languages"] == ["English, Maori"]
