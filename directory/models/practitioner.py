@@ -113,7 +113,9 @@ class PracticeLocation(TimestampMixin, db.Model):
 
     __tablename__ = "practice_locations"
     __table_args__ = (
-        Index("ix_practice_locations_lat_lng", "lat", "lng"),
+        # The search reads a box of (lat, lng) and each row's practitioner from this index alone,
+        # without visiting the table (the box holds a few hundred rows at a city centre).
+        Index("ix_practice_locations_lat_lng", "lat", "lng", "practitioner_id"),
         CheckConstraint(
             "geo_precision IS NULL OR geo_precision IN ('exact', 'postcode', 'place')",
             name="geo_precision",
