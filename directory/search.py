@@ -14,11 +14,13 @@ to MAX_RESULTS and reported as "more than" beyond it.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from types import SimpleNamespace
 
+from flask import current_app
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from directory import geo, listing
@@ -38,6 +40,11 @@ RADII_KM = (5, 10, 25, 50, 100)
 MAX_RADIUS_KM = 500.0
 FIRST_RING_KM = 2.0
 MIN_RING_KM = 0.2
+# The first ring's size comes from a count of nearby locations, kept per cell of this size
+# (degrees, about 2 km) for this long (seconds), for at most this many cells per process.
+DENSITY_CELL_DEG = 0.02
+DENSITY_TTL_S = 600.0
+DENSITY_CELLS = 50_000
 
 
 @dataclass(frozen=True)
@@ -188,13 +195,36 @@ def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: i
 def first_ring(lat: float, lng: float, radius_km: float, wanted: int) -> float:
     """A first radius expected to hold about `wanted` locations, from the index alone."""
     probe = min(radius_km, FIRST_RING_KM)
-    n_boxes, params = _params(lat, lng, probe, Filters(), utcnow().date(), 0)
-    found = db.session.connection().execute(_probe_statement(n_boxes), params).scalar_one()
+    found = _locations_near(lat, lng, probe)
     if found == 0:
         return min(radius_km, probe * 4)
     # Area grows with the square of the radius; aim a little past `wanted` (smaller than the
     # probe at a dense city centre, larger where practitioners are sparse).
     return min(radius_km, max(MIN_RING_KM, probe * math.sqrt(1.5 * wanted / found)))
+
+
+def _locations_near(lat: float, lng: float, probe_km: float) -> int:
+    """How many locations the probe box around the point holds, remembered for a few minutes
+    per cell of about 2 km: it only sizes the first ring (the search widens the ring when it
+    holds too few), and searches come again and again from the same towns."""
+    if probe_km != FIRST_RING_KM:
+        return _count_in_box(lat, lng, probe_km)
+    remembered = current_app.extensions.setdefault("search_density", {})
+    cell = (round(lat / DENSITY_CELL_DEG), round(lng / DENSITY_CELL_DEG))
+    now = time.monotonic()
+    seen = remembered.get(cell)
+    if seen is not None and now - seen[0] < DENSITY_TTL_S:
+        return seen[1]
+    found = _count_in_box(lat, lng, probe_km)
+    if len(remembered) >= DENSITY_CELLS:
+        remembered.clear()
+    remembered[cell] = (now, found)
+    return found
+
+
+def _count_in_box(lat: float, lng: float, probe_km: float) -> int:
+    n_boxes, params = _params(lat, lng, probe_km, Filters(), utcnow().date(), 0)
+    return db.session.connection().execute(_probe_statement(n_boxes), params).scalar_one()
 
 
 def search(lat: float, lng: float, radius_km: float, filters: Filters | None = None,

@@ -154,6 +154,18 @@ def test_counts_are_exact_up_to_the_cap_then_capped(app_ctx, monkeypatch):
     assert MAX_RESULTS == 200
 
 
+def test_results_stay_right_when_the_area_fills_up_after_a_first_search(app_ctx):
+    """The first ring is sized from a count remembered for a few minutes: when practitioners
+    join in the meantime, the search must still find the nearest ones, in order."""
+    assert search(*DENVER, 25).total == 0  # remembered: nobody near Denver
+    for i in range(30):
+        listed_at(*offset(*DENVER, km_east=0.1 * (i + 1)), f"Q{i:02d}")
+    listed_at(*offset(*DENVER, km_north=20), "Far")
+    results = search(*DENVER, 25, per_page=100)
+    assert names(results) == [f"Q{i:02d}" for i in range(30)] + ["Far"]
+    assert results.total == 31
+
+
 def test_the_search_page_finds_practitioners_near_a_postcode(app, client):
     with app.app_context():
         listed_at(39.7525, -104.9995, "Near Downtown")  # ZIP 80202
