@@ -266,6 +266,7 @@ def main() -> None:
         instance.mkdir(exist_ok=True)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_UPGRADE": False,
                           "SECRET_KEY": "bench", "TESTING": False, "REQUEST_LOG": False,
+                          "RATELIMIT_ENABLED": False,
                           "MAIL_OUTBOX": str(instance / "outbox")})
         with app.app_context():
             from flask_migrate import upgrade
