@@ -12,8 +12,10 @@ class Defaults:
     # Each process keeps a few connections (a sync worker uses one at a time; at most 5 each, so
     # hosts × workers × 5 stays under PostgreSQL's max_connections), tests each before use (a
     # database restart costs no request beyond its own moment) and renews them every 30 minutes.
+    # Errors name the statement but never its values (an e-mail, a password hash) in the logs.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2,
-                                 "pool_recycle": 1800, "pool_timeout": 10}
+                                 "pool_recycle": 1800, "pool_timeout": 10,
+                                 "hide_parameters": True}
     # One JSON line per request on the "directory.request" logger; None: on, except in tests.
     REQUEST_LOG = None
     # Upgrade the schema to the newest Alembic revision when the app starts.
@@ -48,11 +50,16 @@ class Defaults:
     RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_HEADERS_ENABLED = False  # Retry-After is sent on 429 answers only
     RATELIMIT_LOGIN = "10 per minute; 100 per hour"  # login forms sent, per client address
-    # Failed logins per e-mail address, whether or not an account has it: a short lockout.
-    RATELIMIT_LOGIN_ACCOUNT = "5 per 10 minutes; 50 per day"
+    # Failed logins for one e-mail address, counted alike whether or not an account has it:
+    # from one client address, a short lockout of that address (the owner elsewhere can still
+    # log in); from all addresses together, a cap on distributed guessing.
+    RATELIMIT_LOGIN_ACCOUNT = "5 per 10 minutes; 20 per day"
+    RATELIMIT_LOGIN_ACCOUNT_ANYWHERE = "200 per day"
     RATELIMIT_SIGNUP = "5 per 10 minutes; 20 per day"  # sign-up forms sent, per client address
     RATELIMIT_RESET_REQUEST = "5 per 10 minutes; 30 per day"  # reset requests, per address
-    RATELIMIT_RESET_ACCOUNT = "3 per hour"  # reset e-mails asked for one e-mail address
+    # Reset e-mails asked for one e-mail address: from one client address, and from all.
+    RATELIMIT_RESET_ACCOUNT = "3 per hour"
+    RATELIMIT_RESET_ACCOUNT_ANYWHERE = "10 per hour"
     RATELIMIT_RESET_USE = "20 per 10 minutes"  # reset-link pages, per client address
     RATELIMIT_VERIFY = "30 per minute; 500 per day"  # credential-code lookups, per address
     RATELIMIT_API = "120 per minute"  # every /api/v1 request, per client address

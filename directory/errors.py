@@ -45,6 +45,18 @@ def wait_words(seconds: int) -> str:
     return f"{count} {unit}" + ("s" if count != 1 else "")
 
 
+OUT_OF_REACH = ("connect", "terminat", "shut down", "shutting down", "locked", "unable to open",
+                "timeout", "timed out", "closed")
+
+
+def database_out_of_reach(error: OperationalError) -> bool:
+    """True for a database that cannot be reached or is busy, not for a faulty query."""
+    if error.connection_invalidated:
+        return True
+    message = str(error.orig).lower()
+    return any(word in message for word in OUT_OF_REACH)
+
+
 def register(app: Flask) -> None:
     """Install handlers for HTTP errors, CSRF failures and uncaught exceptions."""
 
@@ -67,12 +79,18 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):
-        """The database is out of reach for a moment (a restart, a failover): 503, try again."""
+        """The database is out of reach for a moment (a restart, a failover, a busy SQLite
+        file): 503, try again. Any other OperationalError is a mistake of ours: a 500."""
         from directory.extensions import db, login_manager
 
-        app.logger.error("database unavailable: %s", str(error).splitlines()[0],
-                         exc_info=error)
         db.session.rollback()
+        if not database_out_of_reach(error):
+            app.logger.error("Exception on %s [%s]", request.path, request.method,
+                             exc_info=error)
+            return _render(500, MESSAGES[500])
+        # The driver's own message: SQLAlchemy's would add the statement and its parameters.
+        app.logger.error("database unavailable: %s: %s", type(error.orig).__name__,
+                         str(error.orig).strip().splitlines()[0] if str(error.orig) else "")
         # The page must not ask the database who is logged in: it is shown as to a visitor.
         g._login_user = login_manager.anonymous_user()
         response = make_response(_render(503, MESSAGES[503]))

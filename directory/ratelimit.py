@@ -38,6 +38,12 @@ def submitted_email() -> str:
     return "email:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def submitted_email_at_address() -> str:
+    """The typed e-mail address together with the client's address: one attacker's failures
+    lock that address out of that account, not the account's owner elsewhere."""
+    return f"{submitted_email()}|{client_address()}"
+
+
 def setting(name: str) -> Callable[[], str]:
     """The limit configured under this name, read when a request arrives."""
     return lambda: current_app.config[name]
@@ -88,6 +94,11 @@ def init_app(app: Flask) -> None:
     uri = (app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL")
            or "memory://")
     app.config["RATELIMIT_STORAGE_URI"] = uri
+    if (app.config.get("PRODUCTION") and uri.startswith("memory")
+            and app.config.get("RATELIMIT_ENABLED", True)):
+        app.logger.warning(
+            "PRODUCTION without DIRECTORY_REDIS_URL: each process counts rate limits (and login "
+            "lockouts) on its own, so with N processes every limit is N times looser.")
     if uri.startswith(("redis", "valkey")):  # redis://, rediss://, redis+unix://, ...
         # A Redis outage must not hang or break requests: give up quickly, count in memory
         # meanwhile (each process on its own) and go back to Redis when it answers again.

@@ -349,6 +349,7 @@ def directory(app_ctx, admin):
     factories.make_practitioner("unlisted@example.com")  # no certification
     hidden = factories.make_listed_practitioner("disabled@example.com")
     hidden.user.is_active = False
+    factories.make_listed_practitioner("demo@example.com", is_demo=True)  # listed, not real
     db.session.commit()
     return data
 
@@ -363,6 +364,15 @@ def test_export_csv_has_only_listed_practitioners_in_the_import_format(directory
     assert rows[0]["phone"] == "'+44 20 7946 0000"
     assert rows[0]["bio"].startswith("'=HYPERLINK")
     assert (rows[0]["lat"], rows[1]["lat"]) == ("51.5", "")  # only exact points are kept
+
+
+def test_export_defuses_an_e_mail_address_a_spreadsheet_would_run(app_ctx):
+    from directory.bulk.exporter import export_csv
+
+    factories.make_listed_practitioner("=2+5@example.com")
+    db.session.commit()
+    (exported,) = read_csv("".join(export_csv()))
+    assert exported["email"] == "'=2+5@example.com"
 
 
 def test_export_json_has_every_listed_practitioner_with_locations_and_certifications(directory):
@@ -450,6 +460,18 @@ def test_upload_shows_the_dry_run_then_confirm_imports(app, as_admin):
     assert "no longer waiting to be imported" in again.get_data(as_text=True)
     with app.app_context():
         assert counts()["practitioners"] == 2
+
+
+def test_a_waiting_file_is_claimed_by_one_import_only(app):
+    """Two clicks on "Import" send two requests: only the first gets the file."""
+    from directory.bulk import pending
+
+    with app.test_request_context():
+        kept = pending.keep(csv_bytes(row(1)), admin_id=7, name="x.csv")
+        first = pending.claim(kept.token, 7)
+        second = pending.claim(kept.token, 7)
+    assert first is not None and first.sha256 == kept.sha256
+    assert second is None
 
 
 def test_upload_with_errors_lists_them_and_offers_no_import(app, as_admin):

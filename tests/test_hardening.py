@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -46,6 +47,8 @@ def make_limited(app, migrated_database, tmp_path):
             "RATELIMIT_SIGNUP": GENEROUS, "RATELIMIT_RESET_REQUEST": GENEROUS,
             "RATELIMIT_RESET_ACCOUNT": GENEROUS, "RATELIMIT_RESET_USE": GENEROUS,
             "RATELIMIT_VERIFY": GENEROUS, "RATELIMIT_API": GENEROUS,
+            "RATELIMIT_LOGIN_ACCOUNT_ANYWHERE": GENEROUS,
+            "RATELIMIT_RESET_ACCOUNT_ANYWHERE": GENEROUS,
         } | settings
         made.append(create_app(config))
         return made[-1]
@@ -125,6 +128,27 @@ def test_lockout_answers_alike_for_known_and_unknown_addresses(make_limited, jan
     with limited.app_context():
         factories.make_user("sam@example.com")
     assert login(client, "sam@example.com", factories.PASSWORD).status_code == 302
+
+
+def test_a_lockout_from_one_address_does_not_lock_the_owner_out_elsewhere(make_limited, jane):
+    """Someone guessing Jane's password from their address cannot stop Jane logging in."""
+    limited = make_limited(RATELIMIT_LOGIN_ACCOUNT="3 per 10 minutes")
+    attacker = {"REMOTE_ADDR": "198.51.100.66"}
+    attempts = [login(limited.test_client(), JANE, environ_base=attacker) for _ in range(4)]
+    assert [r.status_code for r in attempts] == [200, 200, 200, 429]
+    owner = limited.test_client()
+    response = login(owner, JANE, factories.PASSWORD, environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert response.status_code == 302
+
+
+def test_failures_from_many_addresses_together_are_capped(make_limited, jane):
+    limited = make_limited(RATELIMIT_LOGIN_ACCOUNT_ANYWHERE="3 per day")
+    for n in range(3):
+        response = login(limited.test_client(), JANE,
+                         environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
+        assert BAD_LOGIN in page(response)
+    fourth = login(limited.test_client(), JANE, environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert_too_many_page(fourth)
 
 
 def test_successful_logins_do_not_count_towards_the_lockout(make_limited, jane):
@@ -383,6 +407,19 @@ def test_production_cookies_are_secure(migrated_database, tmp_path, app, jane):
     for name in ("session", "remember_token"):
         flags = [f.strip().lower() for f in cookies(response)[name].split(";")]
         assert "secure" not in flags and "httponly" in flags and "samesite=lax" in flags, name
+
+
+def test_production_without_redis_warns_that_limits_are_per_process(migrated_database, tmp_path,
+                                                                    caplog):
+    config = base_config(migrated_database, tmp_path) | {"PRODUCTION": True,
+                                                         "RATELIMIT_ENABLED": True}
+    with caplog.at_level(logging.WARNING):
+        create_app(config)
+    assert "without DIRECTORY_REDIS_URL" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        create_app(config | {"REDIS_URL": "redis://127.0.0.1:6379/15"})
+    assert "without DIRECTORY_REDIS_URL" not in caplog.text
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):

@@ -117,6 +117,25 @@ def test_while_the_database_is_down_pages_say_try_again_with_503(unreachable_app
     assert api.get_json()["error"]["code"] == "unavailable"
 
 
+def test_a_faulty_query_stays_a_500_and_logs_no_values(app, client, caplog, monkeypatch):
+    """Only a database out of reach is "try again": a mistake in a query is ours (500), and
+    the log names the statement without the values in it."""
+    from sqlalchemy import text as sql
+
+    from directory.public import routes
+
+    def broken(*args, **kwargs):
+        db.session.execute(sql("SELECT no_such_column FROM users WHERE email = :email"),
+                           {"email": "secret-person@example.com"})
+
+    monkeypatch.setattr(routes, "render_search", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/")
+    assert response.status_code == 500
+    assert "secret-person@example.com" not in caplog.text
+
+
 # --- request logs --------------------------------------------------------------------------
 
 def _log_lines(caplog) -> list[dict]:

@@ -14,6 +14,7 @@ from directory.ratelimit import (
     note_failed_login,
     setting,
     submitted_email,
+    submitted_email_at_address,
 )
 from directory.security import anonymous_only, home_for, login_required, public, safe_next
 
@@ -72,9 +73,12 @@ def resend_confirmation():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(setting("RATELIMIT_LOGIN"), methods=["POST"], key_func=client_address)
-# Failed attempts per e-mail address, counted alike whether or not an account uses it.
-@limiter.limit(setting("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=submitted_email,
-               deduct_when=failed_login)
+# Failed attempts per e-mail address, counted alike whether or not an account uses it: from
+# this client address, and (a higher cap) from anywhere.
+@limiter.limit(setting("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"],
+               key_func=submitted_email_at_address, deduct_when=failed_login)
+@limiter.limit(setting("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"), methods=["POST"],
+               key_func=submitted_email, deduct_when=failed_login)
 @anonymous_only
 def login():
     """Log in with e-mail and password."""
@@ -105,7 +109,10 @@ def logout():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @limiter.limit(setting("RATELIMIT_RESET_REQUEST"), methods=["POST"], key_func=client_address)
-@limiter.limit(setting("RATELIMIT_RESET_ACCOUNT"), methods=["POST"], key_func=submitted_email)
+@limiter.limit(setting("RATELIMIT_RESET_ACCOUNT"), methods=["POST"],
+               key_func=submitted_email_at_address)
+@limiter.limit(setting("RATELIMIT_RESET_ACCOUNT_ANYWHERE"), methods=["POST"],
+               key_func=submitted_email)
 @public
 def forgot_password():
     """Ask for a password reset link."""

@@ -28,17 +28,20 @@ BATCH = 1000
 # Columns written as we format them (numbers, dates, codes): never a formula.
 PLAIN = {"lat", "lng", "level", "hours", "in_person_hours", "supervised_sessions",
          "completed_on", "expires_on", "accepting_new_patients", "wheelchair_accessible",
-         "licence_country", "country", "profession", "program", "email"}
+         "licence_country", "country", "profession"}
 
 
 def listed_practitioners(today: date | None = None
                          ) -> Iterator[tuple[Practitioner, list[Certification]]]:
-    """Every listed practitioner, by id, with their shown (verified, unexpired) certifications."""
+    """Every listed practitioner (demo data left out), by id, with their shown (verified,
+    unexpired) certifications."""
     today = today or utcnow().date()
     last = 0
     while True:
         ids = list(db.session.scalars(
-            select(Practitioner.id).where(listing.listed_clause(today), Practitioner.id > last)
+            # Demo practitioners are listed on a demo site, but they are not real people.
+            select(Practitioner.id).where(listing.listed_clause(today), Practitioner.id > last,
+                                          Practitioner.is_demo.is_(False))
             .order_by(Practitioner.id).limit(BATCH)))
         if not ids:
             return

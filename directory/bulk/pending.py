@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import time
@@ -49,14 +50,28 @@ def keep(data: bytes, admin_id: int, name: str) -> Pending:
     return Pending(token, data, name[:200], digest)
 
 
-def load(token: str | None, admin_id: int) -> Pending | None:
-    """The waiting file for this token, if this administrator uploaded it within MAX_AGE."""
+def claim(token: str | None, admin_id: int) -> Pending | None:
+    """Take the waiting file for its import: one request only gets it (a second click on
+    "Import" finds nothing instead of importing the rows again)."""
+    sweep()
     if not token or not TOKEN.fullmatch(token):
         return None
     folder = _folder()
+    claimed = folder / f"{token}.claimed"
     try:
-        meta = json.loads((folder / f"{token}.json").read_text())
-        data = (folder / f"{token}.csv").read_bytes()
+        os.rename(folder / f"{token}.json", claimed)  # atomic: the first request wins
+    except OSError:
+        return None
+    try:
+        return _read(claimed, token, admin_id)
+    finally:
+        claimed.unlink(missing_ok=True)
+
+
+def _read(meta_path: Path, token: str, admin_id: int) -> Pending | None:
+    try:
+        meta = json.loads(meta_path.read_text())
+        data = (meta_path.parent / f"{token}.csv").read_bytes()
     except (OSError, ValueError):
         return None
     if (meta.get("admin_id") != admin_id or time.time() - meta.get("at", 0) > MAX_AGE

@@ -74,7 +74,7 @@ def confirm_import():
     """Import the file the administrator just checked: every row, or none."""
     form = ConfirmForm()
     token = session.get(SESSION_KEY)
-    kept = pending.load(token, current_user.id) if form.validate_on_submit() else None
+    kept = pending.claim(token, current_user.id) if form.validate_on_submit() else None
     if kept is None or kept.sha256 != form.sha256.data:
         flash("That file is no longer waiting to be imported (it is over an hour old, was "
               "imported already, or another file was checked since). Upload it again.", "error")
