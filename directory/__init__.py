@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from directory.config import Defaults
@@ -60,8 +61,8 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not url:
         url = f"sqlite:///{instance / 'directory.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
-    if url.startswith("sqlite") and url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://",
-                                                        "sqlite:///:memory:"):
+    parsed = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         # An in-memory database lives in one connection: no pool to size.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             key: value for key, value in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, event, exists, func, or_, select, update
+from sqlalchemy import and_, case, event, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -100,11 +100,15 @@ def can_view(practitioner: Practitioner, user) -> bool:
     return is_listed(practitioner)
 
 
+def shown_clause(today) -> ColumnElement[bool]:
+    """A certification the public sees on `today` (a date or a bound parameter): verified and
+    not expired."""
+    return and_(Certification.status == "verified",
+                or_(Certification.expires_on.is_(None), Certification.expires_on >= today))
+
+
 def shown_certifications(practitioner: Practitioner) -> list[Certification]:
     """The certifications a profile shows: verified and not expired, newest first."""
-    today = utcnow().date()
     return list(db.session.scalars(select(Certification).where(
-        Certification.practitioner_id == practitioner.id,
-        Certification.status == "verified",
-        or_(Certification.expires_on.is_(None), Certification.expires_on >= today),
+        Certification.practitioner_id == practitioner.id, shown_clause(utcnow().date()),
     ).order_by(Certification.verified_at.desc())))

@@ -298,9 +298,7 @@ def _certifications_statement():
                    program.level.label("program_level"))
             .outerjoin(program, program.id == Certification.program_id)
             .where(Certification.practitioner_id.in_(bindparam("ids", expanding=True)),
-                   Certification.status == "verified",
-                   or_(Certification.expires_on.is_(None),
-                       Certification.expires_on >= bindparam("today")))
+                   listing.shown_clause(bindparam("today")))
             .order_by(Certification.verified_at, Certification.id))
 
 

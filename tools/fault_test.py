@@ -149,20 +149,28 @@ def log_in(base: str, email: str, password: str) -> requests.Session:
     return session
 
 
+def open_form(session: requests.Session, address: str, log: Log, t0: float):
+    """The page with the form to send, or None (the failure logged, after a short pause)."""
+    try:
+        page = session.get(address, timeout=TIMEOUT)
+    except requests.RequestException:
+        log.fail("form not loaded (no answer)", time.monotonic() - t0)
+        time.sleep(0.2)
+        return None
+    if page.status_code != 200:
+        log.fail(f"form not loaded ({kind(page)})", time.monotonic() - t0)
+        time.sleep(0.2)
+        return None
+    return page
+
+
 def profile_writer(base: str, session: requests.Session, k: int, stop: threading.Event,
                    log: Log, t0: float) -> None:
     """Save the profile again and again, appending a new marker to the bio each time."""
     seq = 0
     while not stop.is_set():
-        try:
-            page = session.get(base + "/profile/edit", timeout=TIMEOUT)
-        except requests.RequestException:
-            log.fail("form not loaded (no answer)", time.monotonic() - t0)
-            time.sleep(0.2)
-            continue
-        if page.status_code != 200:
-            log.fail(f"form not loaded ({kind(page)})", time.monotonic() - t0)
-            time.sleep(0.2)
+        page = open_form(session, base + "/profile/edit", log, t0)
+        if page is None:
             continue
         seq += 1
         data = form_values(_Page(page))
@@ -188,15 +196,8 @@ def decision_writer(base: str, session: requests.Session, pending: list[int],
         if stop.is_set():
             break
         address = f"{base}/admin/certifications/{cert_id}"
-        try:
-            page = session.get(address, timeout=TIMEOUT)
-        except requests.RequestException:
-            log.fail("form not loaded (no answer)", time.monotonic() - t0)
-            time.sleep(0.2)
-            continue
-        if page.status_code != 200:
-            log.fail(f"form not loaded ({kind(page)})", time.monotonic() - t0)
-            time.sleep(0.2)
+        page = open_form(session, address, log, t0)
+        if page is None:
             continue
         action = "approve" if n % 2 == 0 else "reject"
         data = form_values(_Page(page)) | {"action": [action]}

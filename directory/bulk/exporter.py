@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from directory import listing
@@ -52,8 +52,7 @@ def listed_practitioners(today: date | None = None
         certs: dict[int, list[Certification]] = defaultdict(list)
         for cert in db.session.scalars(
                 select(Certification).where(
-                    Certification.practitioner_id.in_(ids), Certification.status == "verified",
-                    or_(Certification.expires_on.is_(None), Certification.expires_on >= today))
+                    Certification.practitioner_id.in_(ids), listing.shown_clause(today))
                 .options(joinedload(Certification.program))
                 .order_by(Certification.verified_at.desc(), Certification.id.desc())):
             certs[cert.practitioner_id].append(cert)
