@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from directory.extensions import db
-from directory.models import Certification, Practitioner, User
+from directory.models import Certification, PracticeLocation, Practitioner, User
 from directory.models.base import utcnow
 
 NO_EXPIRY = date(9999, 12, 31)
@@ -52,22 +52,43 @@ def listed_until_expression():
 
 
 def refresh_listing(connection, practitioner_ids=(), user_ids=()) -> None:
-    """Recompute listed_until for these practitioners (or those of these accounts)."""
+    """Recompute listed_until for these practitioners (or those of these accounts), then the
+    copies their practice locations carry for the search."""
     conditions = []
     if practitioner_ids:
         conditions.append(Practitioner.id.in_(sorted(practitioner_ids)))
     if user_ids:
         conditions.append(Practitioner.user_id.in_(sorted(user_ids)))
-    if conditions:
-        connection.execute(update(Practitioner).where(or_(*conditions))
-                           .values(listed_until=listed_until_expression())
-                           .execution_options(synchronize_session=False))
+    if not conditions:
+        return
+    connection.execute(update(Practitioner).where(or_(*conditions))
+                       .values(listed_until=listed_until_expression())
+                       .execution_options(synchronize_session=False))
+    connection.execute(
+        update(PracticeLocation)
+        .where(PracticeLocation.practitioner_id.in_(select(Practitioner.id).where(
+            or_(*conditions)).scalar_subquery()))
+        .values({copy: _of_practitioner(source) for copy, source in SEARCH_COPIES.items()})
+        .execution_options(synchronize_session=False))
+
+
+# What each practice location copies of its practitioner, so that the search reads the
+# (lat, lng) index alone (see PracticeLocation).
+SEARCH_COPIES = {"practitioner_listed_until": Practitioner.listed_until,
+                 "practitioner_attested_at": Practitioner.attested_at,
+                 "practitioner_name": Practitioner.full_name}
+
+
+def _of_practitioner(column):
+    return (select(column).where(Practitioner.id == PracticeLocation.practitioner_id)
+            .scalar_subquery())
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context) -> None:
-    """Whenever certifications or accounts change, bring listed_until up to date in the same
-    transaction, so no code path (service, command, test factory) can forget it."""
+    """Whenever certifications, accounts, practitioners or their locations change, bring
+    listed_until and the locations' copies up to date in the same transaction, so no code
+    path (service, command, test factory) can forget them."""
     practitioner_ids: set[int] = set()
     user_ids: set[int] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
@@ -77,13 +98,22 @@ def _after_flush(session: Session, _context) -> None:
             user_ids.add(obj.id)
         elif isinstance(obj, Practitioner) and obj.id is not None and obj not in session.deleted:
             practitioner_ids.add(obj.id)
+        elif (isinstance(obj, PracticeLocation) and obj.practitioner_id is not None
+              and obj not in session.deleted):
+            practitioner_ids.add(obj.practitioner_id)
     if not (practitioner_ids or user_ids):
         return
     refresh_listing(session.connection(), practitioner_ids, user_ids)
-    for obj in list(session.identity_map.values()):
+    loaded = list(session.identity_map.values())
+    for obj in loaded:
         if isinstance(obj, Practitioner) and (obj.id in practitioner_ids
                                               or obj.user_id in user_ids):
+            practitioner_ids.add(obj.id)
             session.expire(obj, ["listed_until"])
+    for obj in loaded:
+        if (isinstance(obj, PracticeLocation) and obj.practitioner_id in practitioner_ids
+                and obj not in session.deleted):
+            session.expire(obj, list(SEARCH_COPIES))
 
 
 def is_listed(practitioner: Practitioner, today: date | None = None) -> bool:

@@ -76,6 +76,23 @@ def migrated_database(database_url, tmp_path_factory) -> str:
     return database_url
 
 
+def stale_search_copies() -> list[tuple]:
+    """Locations whose copies of their practitioner's listing dates and name (which the search
+    reads instead of the practitioner) differ from it: checked after every test, whatever it
+    changed and however."""
+    from sqlalchemy import or_, select
+
+    from directory.listing import SEARCH_COPIES
+    from directory.models import PracticeLocation, Practitioner
+
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(
+            select(PracticeLocation.id, Practitioner.id, Practitioner.full_name)
+            .join(Practitioner, Practitioner.id == PracticeLocation.practitioner_id)
+            .where(or_(*(getattr(PracticeLocation, copy).is_distinct_from(source)
+                         for copy, source in SEARCH_COPIES.items()))))]
+
+
 @pytest.fixture
 def app(migrated_database, tmp_path):
     """A fresh app over an emptied database."""
@@ -83,6 +100,8 @@ def app(migrated_database, tmp_path):
     yield app
     with app.app_context():
         db.session.remove()
+        stale = stale_search_copies()
+        assert not stale, f"locations whose search copies differ from their practitioner: {stale}"
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if db.engine.dialect.name == "postgresql":

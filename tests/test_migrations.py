@@ -38,7 +38,8 @@ def test_downgrade_and_upgrade_again_on_a_fresh_database(tmp_path):
 
 
 def test_upgrades_fill_listing_and_attestation_for_existing_rows(tmp_path):
-    """Rows made before 0003/0004 get listed_until computed and a year to confirm their details."""
+    """Rows made before 0003/0004 get listed_until computed and a year to confirm their details;
+    0006 copies both and the name onto the practice locations, and search finds them."""
     from sqlalchemy import text
 
     app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))

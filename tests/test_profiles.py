@@ -8,7 +8,8 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from directory.extensions import db
 from directory.models import AuditEvent, Certification, PracticeLocation, Practitioner, User
@@ -479,10 +480,9 @@ def test_a_save_racing_the_version_check_is_refused_by_the_database(app, owner):
         p = db.session.get(Practitioner, owner.id)
         actor = db.session.get(User, owner.user_id)
         loaded = p.version
-        # Another request commits between our version check and our UPDATE.
-        with db.engine.begin() as conn:
-            conn.execute(text("UPDATE practitioners SET full_name = 'Elsewhere', "
-                              "version = version + 1 WHERE id = :id"), {"id": owner.id})
+        # Another request (its own session) commits between our version check and our UPDATE.
+        with Session(db.engine) as other, other.begin():
+            other.get(Practitioner, owner.id).full_name = "Elsewhere"
         values = {key: getattr(p, key) for key in services.PROFILE_FIELDS}
         values["full_name"] = "Mine"
         with pytest.raises(services.ConflictError, match="changed elsewhere"):

@@ -127,6 +127,10 @@ def generate(n: int, seed: int = 7) -> None:
                 "insurance_notes": "", "is_demo": False, "version": 1,
                 "listed_until": date(9999, 12, 31), "attested_at": now,
                 "created_at": now, "updated_at": now})
+            # What directory.listing copies onto each location for the search.
+            copies = {"practitioner_listed_until": practitioners[-1]["listed_until"],
+                      "practitioner_attested_at": now,
+                      "practitioner_name": practitioners[-1]["full_name"]}
             certs.append({"practitioner_id": i, "program_id": program_id, "submitted_name": "B",
                           "certificate_number": "", "status": "verified", "reason": "",
                           "reviewed_by_id": admin_id, "reviewed_at": now, "verified_at": now,
@@ -146,7 +150,7 @@ def generate(n: int, seed: int = 7) -> None:
                     "city": "Bench", "region": "", "postcode": "", "country": country,
                     "lat": round(lat, 5), "lng": round(lng, 5), "geo_precision": "postcode",
                     "wheelchair_accessible": rng.random() < 0.5, "created_at": now,
-                    "updated_at": now})
+                    "updated_at": now, **copies})
             for code in rng.sample(techniques, 2):
                 tags.append({"practitioner_id": i, "kind": "technique", "code": code})
             tags.append({"practitioner_id": i, "kind": "language", "code": "en"})
