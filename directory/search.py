@@ -2,7 +2,8 @@
 
 The same SQL runs on SQLite and PostgreSQL. Each query is bounded by a box on the composite
 (lat, lng) index, computes the haversine distance in SQL, applies the listing rule and the
-filters, keeps each practitioner's nearest location, and orders by distance then name.
+filters, keeps each practitioner's nearest location, and orders by distance then name; the same
+statement counts the results and returns what the requested page shows of them.
 
 At a dense city centre a 25 km circle can hold tens of thousands of practitioners; computing
 every distance there costs hundreds of milliseconds. So the search widens a ring from a small
@@ -21,7 +22,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select, true
 
 from directory import geo, listing
 from directory.extensions import db
@@ -35,6 +36,7 @@ from directory.models import (
 from directory.models.base import utcnow
 
 EARTH_RADIUS_KM = 6371.0088
+RADIANS_PER_DEGREE = math.pi / 180
 MAX_RESULTS = 200
 RADII_KM = (5, 10, 25, 50, 100)
 MAX_RADIUS_KM = 500.0
@@ -61,12 +63,14 @@ class Filters:
 
 @dataclass
 class Hit:
-    """One practitioner at their nearest location (read-only records of the columns listed in
-    HIT_PRACTITIONER and HIT_LOCATION)."""
+    """One practitioner at their nearest location, with the certifications the public sees
+    (read-only records of the columns listed in HIT_PRACTITIONER, HIT_LOCATION and
+    HIT_CERTIFICATION)."""
 
     practitioner: SimpleNamespace
     location: SimpleNamespace
     distance_km: float
+    certifications: list[SimpleNamespace] = field(default_factory=list)
 
 
 @dataclass
@@ -90,13 +94,16 @@ class Results:
 
 def haversine_sql():
     """The great-circle distance in km from the point given as bind parameters (rlat, rlng in
-    radians, coslat = cos(rlat)) to a location row, as a SQL expression."""
+    radians, coslat = cos(rlat)) to a location row, as a SQL expression.
+
+    The haversine formula, with hav(x) = (1 - cos x) / 2 (the same as sin²(x / 2), in three
+    function calls per row instead of eight; at short distances its rounding stays far below a
+    millimetre).
+    """
     loc = PracticeLocation
-    half_dlat = (func.radians(loc.lat) - bindparam("rlat")) / 2
-    half_dlng = (func.radians(loc.lng) - bindparam("rlng")) / 2
-    a = (func.power(func.sin(half_dlat), 2)
-         + bindparam("coslat") * func.cos(func.radians(loc.lat))
-         * func.power(func.sin(half_dlng), 2))
+    lat, lng = loc.lat * RADIANS_PER_DEGREE, loc.lng * RADIANS_PER_DEGREE
+    a = ((1 - func.cos(lat - bindparam("rlat"))) / 2
+         + bindparam("coslat") * func.cos(lat) * (1 - func.cos(lng - bindparam("rlng"))) / 2)
     # Within MAX_RADIUS_KM, a stays far below 1, so asin never leaves its domain.
     return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
 
@@ -107,6 +114,10 @@ def _box_clause(n_boxes: int):
                  for i in range(n_boxes)))
 
 
+# Filters that need the practitioners row itself; the others read the location's index.
+PRACTITIONER_FILTERS = ("profession", "accepting")
+
+
 def _filter_clauses(shape: tuple[str, ...]) -> list:
     clauses = []
     if "profession" in shape:
@@ -115,7 +126,7 @@ def _filter_clauses(shape: tuple[str, ...]) -> list:
         if kind in shape:
             tag = PractitionerTag.__table__.alias(f"tag_{kind}")
             clauses.append(exists().where(
-                tag.c.practitioner_id == Practitioner.id, tag.c.kind == kind,
+                tag.c.practitioner_id == PracticeLocation.practitioner_id, tag.c.kind == kind,
                 tag.c.code == bindparam(kind)))
     if "accepting" in shape:
         clauses.append(Practitioner.accepting_new_patients.is_(True))
@@ -124,22 +135,45 @@ def _filter_clauses(shape: tuple[str, ...]) -> list:
     return clauses
 
 
+HIT_PRACTITIONER = (Practitioner.id, Practitioner.slug, Practitioner.full_name,
+                    Practitioner.post_nominals, Practitioner.profession, Practitioner.is_demo,
+                    Practitioner.accepting_new_patients)
+HIT_LOCATION = (PracticeLocation.id, PracticeLocation.clinic_name, PracticeLocation.city,
+                PracticeLocation.region, PracticeLocation.postcode, PracticeLocation.country,
+                PracticeLocation.lat, PracticeLocation.lng, PracticeLocation.wheelchair_accessible)
+HIT_CERTIFICATION = (Certification.id, Certification.submitted_name, Certification.level,
+                     Certification.verified_at, Certification.expires_on,
+                     Certification.public_code, TrainingProgram.id, TrainingProgram.name,
+                     TrainingProgram.organisation, TrainingProgram.organisation_acronym,
+                     TrainingProgram.level)
+
+
 @lru_cache(maxsize=256)
 def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
-    """One SQL query: the nearest listed practitioners within :radius (one row each) who
-    confirmed their details since :attested_since, built once per combination of filters and
-    reused with new parameters (the values are bound)."""
+    """One SQL query for one ring: how many listed practitioners lie within :radius (counted
+    up to :limit, one each at their nearest location, nearest first, then by name), and for
+    those from :start to :start + :page_size what the result list shows, with their shown
+    certifications. Built once per combination of filters and reused with new parameters.
+
+    The listing rule and the order by name read the copies each location carries of its
+    practitioner (kept by directory.listing), so without a profession or "accepting" filter
+    the box is read from the (lat, lng) index alone; practitioners, locations and
+    certifications are read only for the page.
+    """
     distance = haversine_sql().label("distance_km")
     located = (
         select(PracticeLocation.id.label("location_id"),
                PracticeLocation.practitioner_id.label("practitioner_id"),
-               Practitioner.full_name.label("name"), distance)
-        .join(Practitioner, Practitioner.id == PracticeLocation.practitioner_id)
-        .where(_box_clause(n_boxes), Practitioner.listed_until >= bindparam("today"),
-               Practitioner.attested_at >= bindparam("attested_since"),
+               PracticeLocation.practitioner_name.label("name"), distance)
+        .where(_box_clause(n_boxes),
+               PracticeLocation.practitioner_listed_until >= bindparam("today"),
+               PracticeLocation.practitioner_attested_at >= bindparam("attested_since"),
                *_filter_clauses(shape))
-        .subquery("located")
     )
+    if any(name in shape for name in PRACTITIONER_FILTERS):
+        located = located.join(Practitioner,
+                               Practitioner.id == PracticeLocation.practitioner_id)
+    located = located.subquery("located")
     ranked = (
         select(located, func.row_number().over(
             partition_by=located.c.practitioner_id,
@@ -147,11 +181,31 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
         .where(located.c.distance_km <= bindparam("radius"))
         .subquery("ranked")
     )
-    return (
-        select(ranked.c.practitioner_id, ranked.c.location_id, ranked.c.distance_km)
+    nearest = (
+        select(ranked.c.practitioner_id, ranked.c.location_id, ranked.c.distance_km,
+               ranked.c.name)
         .where(ranked.c.rank == 1)
         .order_by(ranked.c.distance_km, ranked.c.name, ranked.c.practitioner_id)
         .limit(bindparam("limit"))
+        .cte("nearest")
+    )
+    order = (nearest.c.distance_km, nearest.c.name, nearest.c.practitioner_id)
+    page = (select(nearest).order_by(*order)
+            .limit(bindparam("page_size")).offset(bindparam("start")).subquery("page"))
+    found = select(func.count().label("found")).select_from(nearest).subquery("found")
+    # One row even when the page is empty (it carries the count); then one per certification.
+    return (
+        select(found.c.found, page.c.distance_km, *HIT_PRACTITIONER, *HIT_LOCATION,
+               *HIT_CERTIFICATION)
+        .select_from(found)
+        .outerjoin(page, true())
+        .outerjoin(Practitioner, Practitioner.id == page.c.practitioner_id)
+        .outerjoin(PracticeLocation, PracticeLocation.id == page.c.location_id)
+        .outerjoin(Certification, and_(Certification.practitioner_id == Practitioner.id,
+                                       listing.shown_clause(bindparam("today"))))
+        .outerjoin(TrainingProgram, TrainingProgram.id == Certification.program_id)
+        .order_by(page.c.distance_km, page.c.name, page.c.practitioner_id,
+                  Certification.verified_at, Certification.id)
     )
 
 
@@ -185,11 +239,13 @@ def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: d
 
 
 def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: int,
-            today: date) -> list:
-    """Rows (practitioner_id, location_id, distance_km) of one ring."""
+            today: date, start: int = 0, page_size: int = 0) -> tuple[int, list[Hit]]:
+    """One ring: how many practitioners it holds (up to `limit`) and the hits from `start`."""
     n_boxes, params = _params(lat, lng, radius_km, filters, today, limit)
+    params.update(start=start, page_size=page_size)
     connection = db.session.connection()
-    return connection.execute(nearest_statement(n_boxes, _shape(filters)), params).all()
+    rows = connection.execute(nearest_statement(n_boxes, _shape(filters)), params).all()
+    return rows[0].found, _hits(rows)
 
 
 def first_ring(lat: float, lng: float, radius_km: float, wanted: int) -> float:
@@ -235,90 +291,57 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
     radius_km = min(max(float(radius_km), 0.1), MAX_RADIUS_KM)
     wanted = MAX_RESULTS + 1  # one more than the cap tells "more than MAX_RESULTS"
     ring = first_ring(lat, lng, radius_km, wanted)
+    start = (page - 1) * per_page
+    # The page, cut at the cap (the count asks for one more than MAX_RESULTS).
+    page_size = max(0, min(per_page, MAX_RESULTS - start))
     queries = 1
     while True:
         queries += 1
-        rows = nearest(lat, lng, ring, filters, wanted, today)
-        if len(rows) >= wanted or ring >= radius_km:
+        found, hits = nearest(lat, lng, ring, filters, wanted, today, start, page_size)
+        if found >= wanted or ring >= radius_km:
             break
         # Grow by the density seen so far (area grows with the square of the radius).
-        growth = math.sqrt(wanted / max(len(rows), 1)) * 1.2
+        growth = math.sqrt(wanted / max(found, 1)) * 1.2
         ring = min(radius_km, ring * min(max(growth, 2.0), 8.0))
-    capped = len(rows) > MAX_RESULTS
-    rows = rows[:MAX_RESULTS]
-    start = (page - 1) * per_page
-    window = rows[start:start + per_page]
-    return Results(hits=_load_hits(window), total=len(rows), capped=capped, page=page,
-                   per_page=per_page, radius_km=radius_km, queries=queries + bool(window))
+    return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
+                   page=page, per_page=per_page, radius_km=radius_km, queries=queries)
 
 
-HIT_PRACTITIONER = (Practitioner.id, Practitioner.slug, Practitioner.full_name,
-                    Practitioner.post_nominals, Practitioner.profession, Practitioner.is_demo,
-                    Practitioner.accepting_new_patients)
-HIT_LOCATION = (PracticeLocation.id, PracticeLocation.clinic_name, PracticeLocation.city,
-                PracticeLocation.region, PracticeLocation.postcode, PracticeLocation.country,
-                PracticeLocation.lat, PracticeLocation.lng, PracticeLocation.wheelchair_accessible)
-
-
-@lru_cache(maxsize=1)
-def _hits_statement():
-    """The columns a result list shows, for the locations given as :ids (built once)."""
-    return (select(*HIT_PRACTITIONER, *HIT_LOCATION)
-            .join(PracticeLocation, PracticeLocation.practitioner_id == Practitioner.id)
-            .where(PracticeLocation.id.in_(bindparam("ids", expanding=True))))
-
-
-def _load_hits(rows) -> list[Hit]:
-    """What the result list shows of a page's practitioners and locations, in one query.
+def _hits(rows) -> list[Hit]:
+    """The page's hits from the ring's rows (one per shown certification, in order).
 
     Plain read-only records rather than ORM objects: a results page only reads a few columns.
+    A certification's program is None when it names a program outside the registry.
     """
-    if not rows:
-        return []
-    width = len(HIT_PRACTITIONER)
-    p_keys = [c.key for c in HIT_PRACTITIONER]
-    l_keys = [c.key for c in HIT_LOCATION]
-    loaded = {}
-    for values in db.session.connection().execute(
-            _hits_statement(), {"ids": [r.location_id for r in rows]}):
-        practitioner = SimpleNamespace(**dict(zip(p_keys, values[:width], strict=True)))
-        location = SimpleNamespace(**dict(zip(l_keys, values[width:], strict=True)))
-        loaded[location.id] = (practitioner, location)
-    return [Hit(*loaded[r.location_id], float(r.distance_km)) for r in rows]
-
-
-@lru_cache(maxsize=1)
-def _certifications_statement():
-    """The shown certifications of the practitioners given as :ids on :today (built once)."""
-    program = TrainingProgram
-    return (select(Certification.practitioner_id, Certification.submitted_name,
-                   Certification.level, Certification.verified_at, Certification.expires_on,
-                   Certification.public_code, program.id.label("program_id"), program.name,
-                   program.organisation, program.organisation_acronym,
-                   program.level.label("program_level"))
-            .outerjoin(program, program.id == Certification.program_id)
-            .where(Certification.practitioner_id.in_(bindparam("ids", expanding=True)),
-                   listing.shown_clause(bindparam("today")))
-            .order_by(Certification.verified_at, Certification.id))
-
-
-def verified_certifications(practitioner_ids: list[int], today: date | None = None
-                            ) -> dict[int, list[SimpleNamespace]]:
-    """The shown (verified, unexpired) certifications of several practitioners, in one query,
-    as read-only records with what result lists show (program may be None)."""
-    today = today or utcnow().date()
-    out: dict[int, list[SimpleNamespace]] = {pid: [] for pid in practitioner_ids}
-    if not practitioner_ids:
-        return out
-    for row in db.session.connection().execute(
-            _certifications_statement(), {"ids": practitioner_ids, "today": today}):
-        out[row.practitioner_id].append(SimpleNamespace(
-            submitted_name=row.submitted_name, level=row.level, verified_at=row.verified_at,
-            expires_on=row.expires_on, public_code=row.public_code,
-            program=None if row.program_id is None else SimpleNamespace(
-                name=row.name, organisation=row.organisation,
-                organisation_acronym=row.organisation_acronym, level=row.program_level)))
-    return out
+    hits: dict[int, Hit] = {}
+    n_p, n_l = len(HIT_PRACTITIONER), len(HIT_LOCATION)
+    for values in rows:
+        if values[2] is None:  # an empty page: the row only carries the count
+            continue
+        distance_km = float(values[1])
+        (p_id, slug, full_name, post_nominals, profession, is_demo, accepting,
+         l_id, clinic_name, city, region, postcode, country, lat, lng, accessible) = \
+            values[2:2 + n_p + n_l]
+        hit = hits.get(l_id)
+        if hit is None:
+            hit = hits[l_id] = Hit(
+                SimpleNamespace(id=p_id, slug=slug, full_name=full_name,
+                                post_nominals=post_nominals, profession=profession,
+                                is_demo=is_demo, accepting_new_patients=accepting),
+                SimpleNamespace(id=l_id, clinic_name=clinic_name, city=city, region=region,
+                                postcode=postcode, country=country, lat=lat, lng=lng,
+                                wheelchair_accessible=accessible),
+                distance_km)
+        (cert_id, submitted_name, level, verified_at, expires_on, public_code, program_id,
+         program_name, organisation, acronym, program_level) = values[2 + n_p + n_l:]
+        if cert_id is not None:
+            hit.certifications.append(SimpleNamespace(
+                submitted_name=submitted_name, level=level, verified_at=verified_at,
+                expires_on=expires_on, public_code=public_code,
+                program=None if program_id is None else SimpleNamespace(
+                    name=program_name, organisation=organisation,
+                    organisation_acronym=acronym, level=program_level)))
+    return list(hits.values())
 
 
 __all__ = ["MAX_RESULTS", "RADII_KM", "Filters", "Hit", "Results", "search"]

@@ -98,6 +98,45 @@ def test_a_practitioner_with_several_locations_appears_once_at_the_nearest(app_c
     assert results.hits[0].distance_km == pytest.approx(2.0, rel=0.01)
 
 
+def test_the_search_follows_every_change_to_what_locations_copy(app_ctx):
+    """Each location carries copies of its practitioner's name, listing end and confirmation
+    date for the search (directory.listing keeps them): a change to any is seen at once."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from directory.models import Certification
+    from directory.models.base import utcnow
+    from directory.profiles import services
+
+    alice = listed_at(*offset(*DENVER, km_north=2), "Alice")
+    bob = listed_at(*offset(*DENVER, km_north=2), "Bob")  # as near as Alice: by name
+    assert names(search(*DENVER, 25)) == ["Alice", "Bob"]
+    alice.full_name = "Zoe"
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == ["Bob", "Zoe"]
+    # The yearly confirmation lapses, then is given again.
+    bob.attested_at = utcnow() - timedelta(days=366)
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == ["Zoe"]
+    services.attest(bob, bob.user)
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == ["Bob", "Zoe"]
+    # The certification is revoked; the account is deactivated.
+    db.session.scalar(select(Certification).where(
+        Certification.practitioner_id == bob.id)).status = "revoked"
+    alice.user.is_active = False
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == []
+    # A listed practitioner's new location is found from the moment it is saved.
+    carl = factories.make_listed_practitioner(full_name="Carl")
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == []
+    factories.make_location(carl, lat=DENVER[0], lng=DENVER[1], geo_precision="postcode")
+    db.session.commit()
+    assert names(search(*DENVER, 25)) == ["Carl"]
+
+
 @pytest.fixture
 def filtered_world(app_ctx):
     listed_at(*offset(*DENVER, km_north=1), "PT trigger English",

@@ -11,7 +11,6 @@ from directory.credentials.rules import verdict_for
 from directory.extensions import csrf, db
 from directory.models import Certification, PracticeLocation, Practitioner
 from directory.public import search_form
-from directory.search import verified_certifications
 from directory.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -87,7 +86,6 @@ def practitioners():
         return error(exc.message, "near", code="unknown_place")
     if results.page > results.pages and results.total:
         return error(f"There are only {results.pages} pages of results.", "page")
-    certs = verified_certifications([h.practitioner.id for h in results.hits])
     return jsonify(
         origin=place_json(origin), total=results.total, total_is_capped=results.capped,
         page=results.page, per_page=results.per_page, radius_km=round(results.radius_km, 3),
@@ -97,7 +95,7 @@ def practitioners():
             "url": url_for("public.practitioner", slug=h.practitioner.slug, _external=True),
             "distance_km": round(h.distance_km, 3),
             "location": location_json(h.location),
-            "certifications": [certification_json(c) for c in certs[h.practitioner.id]],
+            "certifications": [certification_json(c) for c in h.certifications],
             "demo": h.practitioner.is_demo,
         } for h in results.hits],
     )

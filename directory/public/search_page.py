@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 from flask import current_app, render_template, request, url_for
 from sqlalchemy import select
@@ -11,7 +12,6 @@ from directory import geo, vocab
 from directory.extensions import db
 from directory.models import PractitionerTag
 from directory.public import search_form
-from directory.search import verified_certifications
 
 _languages: tuple[float, list[tuple[str, str]]] = (0.0, [])
 
@@ -54,9 +54,10 @@ def render_search():
         form.near.errors = [exc.message]
         return render_template("public/home.html", **context)
     radius = form.radius_in(unit)
-    certs = verified_certifications([h.practitioner.id for h in results.hits])
     larger = search_form.next_radius(radius) if not results.total else None
-    profile_urls = {h.practitioner.id: url_for("public.practitioner", slug=h.practitioner.slug)
+    # One URL built, the others by its pattern (slugs are [a-z0-9-]; quoted all the same).
+    profile_url = url_for("public.practitioner", slug="-").removesuffix("-")
+    profile_urls = {h.practitioner.id: profile_url + quote(h.practitioner.slug, safe="")
                     for h in results.hits}
     markers = [{
         "id": h.practitioner.id, "name": h.practitioner.full_name,
@@ -65,7 +66,7 @@ def render_search():
     } for h in results.hits]
     return render_template(
         "public/home.html", origin=origin, results=results, unit=unit, radius=radius,
-        certs=certs, from_km=search_form.from_km, markers=markers, profile_urls=profile_urls,
+        from_km=search_form.from_km, markers=markers, profile_urls=profile_urls,
         larger_url=_url_with(radius=int(larger), page=None) if larger else None,
         page_url=lambda n: _url_with(page=n),
         unit_url=lambda u: _url_with(unit=u, radius=_convert(radius, unit, u), page=None),
