@@ -8,7 +8,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import Select
 
 from directory import geo, vocab
-from directory.forms import BaseForm
+from directory.forms import BaseForm, CheckboxTick, TextInput
 from directory.search import MAX_RADIUS_KM, RADII_KM, Filters, Results, search
 
 KM_PER_MILE = 1.609344
@@ -48,9 +48,18 @@ class ReusedSelect(Select):
 
 
 class ChoiceField(SelectField):
-    """A select list whose rendering is reused (see ReusedSelect)."""
+    """A select list whose rendering is reused (see ReusedSelect), with choices given as a
+    flat {value: label} dict, checked by a lookup rather than option by option."""
 
     widget = ReusedSelect()
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors or not isinstance(self.choices, dict):
+            return super().pre_validate(form)
+        if self.data not in self.choices:
+            raise ValidationError(self.invalid_choice_message or self.gettext(
+                "Not a valid choice."))
+        return None
 
 
 class SearchForm(BaseForm):
@@ -59,7 +68,7 @@ class SearchForm(BaseForm):
     class Meta:
         csrf = False
 
-    near = StringField("Postcode or place", filters=[_strip], validators=[
+    near = StringField("Postcode or place", filters=[_strip], widget=TextInput(), validators=[
         Length(max=200, message="Type at most 200 characters: a postcode or a town.")])
     country = ChoiceField("Country", default="", choices={"": "Any country", **{
         code: vocab.country_name(code) for code in SEARCH_COUNTRIES}},
@@ -87,8 +96,8 @@ class SearchForm(BaseForm):
         code: vocab.language_name(code) for code in sorted(
             vocab.languages(), key=vocab.language_name)}},
         invalid_choice_message="Choose a language from the list.")
-    accepting = BooleanField("Accepting new patients")
-    accessible = BooleanField("Wheelchair accessible")
+    accepting = BooleanField("Accepting new patients", widget=CheckboxTick())
+    accessible = BooleanField("Wheelchair accessible", widget=CheckboxTick())
     page = IntegerField("Page", default=1, validators=[
         Optional(), NumberRange(1, 1000, "The page must be between 1 and 1000.")],
         invalid_value_message="The page must be a whole number.")
