@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 GAZETTEER_PATH = Path(__file__).resolve().parent / "data" / "gazetteer.csv.gz"
 COLUMNS = ("kind", "country", "code", "name", "region", "lat", "lng", "population", "postcodes")
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180  # of latitude
+GRID_DEG = 0.25  # cells of the nearest-postcode grid (about 28 km north to south)
 KM_PER_MILE = 1.609344
 MAX_QUERY_LENGTH = 200
 MAX_CANDIDATES = 10
@@ -325,24 +327,38 @@ class Gazetteer:
             for key in self._postcodes:
                 row = self.postcode_row(*key.split(","))
                 assert row is not None  # noqa: S101 — a key of the same dict
-                grid.setdefault((math.floor(row.lat), math.floor(row.lng)), []).append(row)
+                grid.setdefault(self._cell(row.lat, row.lng), []).append(row)
             self._grid = grid
         # Rank the candidates by a flat-earth distance (cheap arithmetic, the same order as the
-        # great-circle distance at this scale), then check the winner exactly.
+        # great-circle distance at this scale), then check the winner exactly. Cells are read
+        # in rings around the point's own until no unread cell can hold a nearer postcode.
         coslat = math.cos(math.radians(lat))
         best_d2, best = math.inf, None
-        i0, j0 = math.floor(lat), math.floor(lng)
-        for i in (i0 - 1, i0, i0 + 1):
-            for j in (j0 - 1, j0, j0 + 1):
-                for row in self._grid.get((i, (j + 180) % 360 - 180), ()):
-                    dy = row.lat - lat
-                    dx = ((row.lng - lng + 180) % 360 - 180) * coslat
-                    d2 = dx * dx + dy * dy
-                    if d2 < best_d2:
-                        best_d2, best = d2, row
+        i0, j0 = self._cell(lat, lng)
+        columns = round(360 / GRID_DEG)
+        for ring in range(0, math.ceil(within_km / KM_PER_DEGREE / GRID_DEG / max(coslat, 0.1))
+                          + 2):
+            for i in range(i0 - ring, i0 + ring + 1):
+                edge = abs(i - i0) == ring
+                for j in range(j0 - ring, j0 + ring + 1, 1 if edge else 2 * ring or 1):
+                    for row in self._grid.get((i, j % columns), ()):
+                        dy = row.lat - lat
+                        dx = ((row.lng - lng + 180) % 360 - 180) * coslat
+                        d2 = dx * dx + dy * dy
+                        if d2 < best_d2:
+                            best_d2, best = d2, row
+            # Every unread cell lies at least this far (in degrees of latitude) from the point.
+            reach = ring * GRID_DEG * min(1.0, coslat)
+            if best_d2 <= reach * reach or reach * KM_PER_DEGREE > within_km:
+                break
         if best is None or haversine_km(lat, lng, best.lat, best.lng) > within_km:
             return None
         return best
+
+    @staticmethod
+    def _cell(lat: float, lng: float) -> tuple[int, int]:
+        return (math.floor(lat / GRID_DEG),
+                math.floor(lng / GRID_DEG) % round(360 / GRID_DEG))
 
 
 @cache
