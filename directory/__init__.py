@@ -121,7 +121,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def _sqlite_pragmas(app: Flask) -> None:
-    """Foreign keys on, and write-ahead logging, for every SQLite connection."""
+    """Foreign keys on, write-ahead logging, a larger page cache and a memory map for every
+    SQLite connection."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     from sqlalchemy import event
@@ -130,6 +131,7 @@ def _sqlite_pragmas(app: Flask) -> None:
 
     with app.app_context():
         engine = db.engine
+    mmap_size = int(app.config["SQLITE_MMAP_SIZE"])
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -140,6 +142,7 @@ def _sqlite_pragmas(app: Flask) -> None:
         # 64 MB of page cache per connection instead of 2 MB: a search touches a few hundred
         # rows scattered over the (lat, lng) index and the practitioners table.
         cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute(f"PRAGMA mmap_size={mmap_size}")
         cursor.close()
 
 
