@@ -62,11 +62,16 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         url = f"sqlite:///{instance / 'directory.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
     parsed = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        # An in-memory database lives in one connection: no pool to size.
+    if parsed.get_backend_name() == "sqlite":
+        # A file, not a server: no connection to lose, so nothing to test before each use
+        # (the test is a query per request). An in-memory database lives in one connection:
+        # no pool to size either.
+        left_out = {"pool_pre_ping"}
+        if parsed.database in (None, "", ":memory:"):
+            left_out |= {"pool_size", "max_overflow", "pool_timeout"}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             key: value for key, value in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items()
-            if key not in ("pool_size", "max_overflow", "pool_timeout")}
+            if key not in left_out}
     app.config["MAIL_OUTBOX"] = app.config.get("MAIL_OUTBOX") or str(instance / "outbox")
     app.config["UPLOAD_FOLDER"] = app.config.get("UPLOAD_FOLDER") or str(instance / "uploads")
     if not app.debug and not app.testing:
