@@ -22,7 +22,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, exists, func, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, true
 
 from directory import geo, listing
 from directory.extensions import db
@@ -152,13 +152,13 @@ HIT_CERTIFICATION = (Certification.id, Certification.submitted_name, Certificati
 def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
     """One SQL query for one ring: how many listed practitioners lie within :radius (counted
     up to :limit, one each at their nearest location, nearest first, then by name), and for
-    those from :start to :start + :page_size what the result list shows. Built once per
-    combination of filters and reused with new parameters.
+    those from :start to :start + :page_size what the result list shows, with their shown
+    certifications. Built once per combination of filters and reused with new parameters.
 
     The listing rule and the order by name read the copies each location carries of its
     practitioner (kept by directory.listing), so without a profession or "accepting" filter
-    the box is read from the (lat, lng) index alone; practitioners and locations are read only
-    for the page.
+    the box is read from the (lat, lng) index alone; practitioners, locations and
+    certifications are read only for the page.
     """
     distance = haversine_sql().label("distance_km")
     located = (
@@ -190,31 +190,27 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
         .cte("nearest")
     )
     order = (nearest.c.distance_km, nearest.c.name, nearest.c.practitioner_id)
+    # The page size is written into the SQL, not bound: told how few rows the page holds,
+    # SQLite reads each one's certifications by index; with an unknown LIMIT its planner may
+    # first build a Bloom filter over the whole certifications table (20 ms at 100,000).
     page = (select(nearest).order_by(*order)
-            .limit(bindparam("page_size")).offset(bindparam("start")).subquery("page"))
+            .limit(bindparam("page_size", type_=Integer, literal_execute=True))
+            .offset(bindparam("start")).subquery("page"))
     found = select(func.count().label("found")).select_from(nearest).subquery("found")
-    # One row even when the page is empty (it carries the count). Certifications come in a
-    # statement of their own: joined here, SQLite's planner may build a Bloom filter over the
-    # whole certifications table for a page of 20 (20 ms at 100,000 practitioners).
+    # One row even when the page is empty (it carries the count); then one per certification.
     return (
-        select(found.c.found, page.c.distance_km, *HIT_PRACTITIONER, *HIT_LOCATION)
+        select(found.c.found, page.c.distance_km, *HIT_PRACTITIONER, *HIT_LOCATION,
+               *HIT_CERTIFICATION)
         .select_from(found)
         .outerjoin(page, true())
         .outerjoin(Practitioner, Practitioner.id == page.c.practitioner_id)
         .outerjoin(PracticeLocation, PracticeLocation.id == page.c.location_id)
-        .order_by(page.c.distance_km, page.c.name, page.c.practitioner_id)
+        .outerjoin(Certification, and_(Certification.practitioner_id == Practitioner.id,
+                                       listing.shown_clause(bindparam("today"))))
+        .outerjoin(TrainingProgram, TrainingProgram.id == Certification.program_id)
+        .order_by(page.c.distance_km, page.c.name, page.c.practitioner_id,
+                  Certification.verified_at, Certification.id)
     )
-
-
-@lru_cache(maxsize=1)
-def _certifications_statement():
-    """The shown certifications on :today of the practitioners given as :ids, oldest
-    verification first (built once)."""
-    return (select(Certification.practitioner_id, *HIT_CERTIFICATION)
-            .outerjoin(TrainingProgram, TrainingProgram.id == Certification.program_id)
-            .where(Certification.practitioner_id.in_(bindparam("ids", expanding=True)),
-                   listing.shown_clause(bindparam("today")))
-            .order_by(Certification.verified_at, Certification.id))
 
 
 @lru_cache(maxsize=8)
@@ -254,23 +250,6 @@ def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: i
     connection = db.session.connection()
     rows = connection.execute(nearest_statement(n_boxes, _shape(filters)), params).all()
     return rows[0].found, _hits(rows)
-
-
-def _add_certifications(hits: list[Hit], today: date) -> None:
-    """Give each hit the certifications the public sees (program None when outside the
-    registry), in one query."""
-    if not hits:
-        return
-    by_practitioner = {hit.practitioner.id: hit for hit in hits}
-    for (practitioner_id, _id, submitted_name, level, verified_at, expires_on, public_code,
-         program_id, name, organisation, acronym, program_level) in db.session.connection().execute(
-            _certifications_statement(), {"ids": list(by_practitioner), "today": today}):
-        by_practitioner[practitioner_id].certifications.append(SimpleNamespace(
-            submitted_name=submitted_name, level=level, verified_at=verified_at,
-            expires_on=expires_on, public_code=public_code,
-            program=None if program_id is None else SimpleNamespace(
-                name=name, organisation=organisation, organisation_acronym=acronym,
-                level=program_level)))
 
 
 def first_ring(lat: float, lng: float, radius_km: float, wanted: int) -> float:
@@ -328,32 +307,45 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
         # Grow by the density seen so far (area grows with the square of the radius).
         growth = math.sqrt(wanted / max(found, 1)) * 1.2
         ring = min(radius_km, ring * min(max(growth, 2.0), 8.0))
-    _add_certifications(hits, today)
     return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
-                   page=page, per_page=per_page, radius_km=radius_km,
-                   queries=queries + bool(hits))
+                   page=page, per_page=per_page, radius_km=radius_km, queries=queries)
 
 
 def _hits(rows) -> list[Hit]:
-    """The page's hits from the ring's rows, in order (certifications are added after).
+    """The page's hits from the ring's rows (one per shown certification, in order).
 
     Plain read-only records rather than ORM objects: a results page only reads a few columns.
+    A certification's program is None when it names a program outside the registry.
     """
-    hits = []
+    hits: dict[int, Hit] = {}
+    n_p, n_l = len(HIT_PRACTITIONER), len(HIT_LOCATION)
     for values in rows:
         if values[2] is None:  # an empty page: the row only carries the count
             continue
+        distance_km = float(values[1])
         (p_id, slug, full_name, post_nominals, profession, is_demo, accepting,
-         l_id, clinic_name, city, region, postcode, country, lat, lng, accessible) = values[2:]
-        hits.append(Hit(
-            SimpleNamespace(id=p_id, slug=slug, full_name=full_name,
-                            post_nominals=post_nominals, profession=profession,
-                            is_demo=is_demo, accepting_new_patients=accepting),
-            SimpleNamespace(id=l_id, clinic_name=clinic_name, city=city, region=region,
-                            postcode=postcode, country=country, lat=lat, lng=lng,
-                            wheelchair_accessible=accessible),
-            float(values[1])))
-    return hits
+         l_id, clinic_name, city, region, postcode, country, lat, lng, accessible) = \
+            values[2:2 + n_p + n_l]
+        hit = hits.get(l_id)
+        if hit is None:
+            hit = hits[l_id] = Hit(
+                SimpleNamespace(id=p_id, slug=slug, full_name=full_name,
+                                post_nominals=post_nominals, profession=profession,
+                                is_demo=is_demo, accepting_new_patients=accepting),
+                SimpleNamespace(id=l_id, clinic_name=clinic_name, city=city, region=region,
+                                postcode=postcode, country=country, lat=lat, lng=lng,
+                                wheelchair_accessible=accessible),
+                distance_km)
+        (cert_id, submitted_name, level, verified_at, expires_on, public_code, program_id,
+         program_name, organisation, acronym, program_level) = values[2 + n_p + n_l:]
+        if cert_id is not None:
+            hit.certifications.append(SimpleNamespace(
+                submitted_name=submitted_name, level=level, verified_at=verified_at,
+                expires_on=expires_on, public_code=public_code,
+                program=None if program_id is None else SimpleNamespace(
+                    name=program_name, organisation=organisation,
+                    organisation_acronym=acronym, level=program_level)))
+    return list(hits.values())
 
 
 __all__ = ["MAX_RESULTS", "RADII_KM", "Filters", "Hit", "Results", "search"]
