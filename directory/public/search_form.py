@@ -53,6 +53,12 @@ class ChoiceField(SelectField):
 
     widget = ReusedSelect()
 
+    def __init__(self, *args, choices=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The given dict itself, set through the public setter: WTForms' constructor would copy
+        # it and check every entry's shape on each form made (184 languages per search).
+        self.choices = choices
+
     def pre_validate(self, form) -> None:
         if self.process_errors or not isinstance(self.choices, dict):
             return super().pre_validate(form)
