@@ -83,8 +83,6 @@ class Results:
     page: int
     per_page: int
     radius_km: float
-    queries: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -298,9 +296,7 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
     start = (page - 1) * per_page
     # The page, cut at the cap (the count asks for one more than MAX_RESULTS).
     page_size = max(0, min(per_page, MAX_RESULTS - start))
-    queries = 1
     while True:
-        queries += 1
         found, hits = nearest(lat, lng, ring, filters, wanted, today, start, page_size)
         if found >= wanted or ring >= radius_km:
             break
@@ -308,7 +304,7 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
         growth = math.sqrt(wanted / max(found, 1)) * 1.2
         ring = min(radius_km, ring * min(max(growth, 2.0), 8.0))
     return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
-                   page=page, per_page=per_page, radius_km=radius_km, queries=queries)
+                   page=page, per_page=per_page, radius_km=radius_km)
 
 
 def _hits(rows) -> list[Hit]:
