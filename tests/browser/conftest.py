@@ -90,6 +90,24 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+def buffered(app: Flask):
+    """The app with each response read whole and closed before werkzeug writes it.
+
+    When the browser leaves a page while a file is still being sent (a marker's shadow image,
+    say), werkzeug's development server can fail before it closes the response, leaving the
+    file open; the warning then fails whichever test is running when it is collected."""
+
+    def wsgi(environ, start_response):
+        chunks = app(environ, start_response)
+        try:
+            return [b"".join(chunks)]
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+
+    return wsgi
+
+
 @dataclass
 class LiveServer:
     """The running app: its base URL, the app itself (for services) and its outbox."""
@@ -146,7 +164,8 @@ def live_server(browser_database_url, tmp_path_factory) -> Iterator[LiveServer]:
         load_reference_data()
         db.session.remove()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    server = make_server("127.0.0.1", 0, buffered(app), threaded=True,
+                         request_handler=QuietHandler)
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["SITE_URL"] = url
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server",
