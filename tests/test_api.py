@@ -199,3 +199,14 @@ def test_markup_in_the_json_is_escaped_but_reads_the_same(app, client, denver):
         assert b"\\u003cscript\\u003e" in response.data
         body = response.get_json()
         assert (body.get("name") or body["items"][0]["name"]) == name
+
+
+def test_the_radius_limit_is_in_the_unit_the_place_decides(client, denver):
+    """ "Automatic" means miles for a US ZIP: 400 is too far in miles, and fine in km."""
+    miles = client.get("/api/v1/practitioners?near=80202&radius=400")
+    assert miles.status_code == 400
+    assert miles.get_json()["error"] == {
+        "code": "invalid_parameter", "field": "radius",
+        "message": "Choose a distance from 1 to 311 miles."}
+    km = client.get("/api/v1/practitioners?near=80202&radius=400&unit=km")
+    assert km.status_code == 200 and km.get_json()["radius_km"] == 400

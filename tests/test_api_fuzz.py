@@ -80,7 +80,8 @@ def refused_for_a_documented_reason(case, body: dict) -> bool:
     error = body["error"]
     if error["code"] in ("unknown_place", "ambiguous_place"):
         return True
-    if error["field"] == "page" and error["message"].startswith("There are only"):
+    if error["field"] == "page" and error["message"].startswith(("There is only",
+                                                                  "There are only")):
         return True
     radius = float(case.query.get("radius") or 0)
     return error["field"] == "radius" and radius > 311 and "miles" in error["message"]

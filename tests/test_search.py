@@ -242,8 +242,12 @@ def test_units_default_by_country_and_toggle(app, client):
 
 @pytest.mark.parametrize(("query", "message"), [
     ("near=zzzzqqq", "We could not find"),
-    ("near=80202&radius=-1", "Choose a distance from 1 to 500 km."),
-    ("near=80202&radius=10000", "Choose a distance from 1 to 500 km."),
+    # A US ZIP with "Automatic": the limit in the miles the page shows.
+    ("near=80202&radius=-1", "Choose a distance from 1 to 311 miles."),
+    ("near=80202&radius=10000", "Choose a distance from 1 to 311 miles."),
+    ("near=80202&radius=-1&unit=km", "Choose a distance from 1 to 500 km."),
+    ("near=3000&country=AU&radius=600", "Choose a distance from 1 to 500 km."),
+    ("near=Dublin&radius=501", "Choose a distance from 1 to 500 km."),
     ("near=80202&radius=abc", "The distance must be a number."),
     ("lat=200&lng=10", "Latitude must be between -90 and 90."),
     ("lat=40&lng=abc", "Longitude must be a number."),
@@ -285,3 +289,98 @@ def test_each_search_page_shows_its_own_choices_in_the_filter_lists(app, client)
     assert (first["profession"], first["unit"]) == (["chiropractor"], ["km"])
     assert (second["profession"], second["unit"]) == (["physiotherapist"], ["mi"])
     assert (plain["profession"], plain["unit"]) == ([""], [""])
+
+
+@pytest.mark.parametrize(("query", "shown"), [
+    ("near=80202", "25"),  # the default
+    ("near=80202&radius=50", "50"),
+    ("near=80202&radius=30", "30"),  # a bookmarked distance the list does not offer
+    ("near=80202&unit=km&radius=40.2", "40.2"),  # after "Show km" on a 25-mile search
+    ("near=80202&radius=-1", "25"),  # refused: the list shows the default beside the message
+])
+def test_the_within_list_shows_the_searched_distance(app, client, query, shown):
+    from tests.pages import form_values
+
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Near Downtown")
+    response = client.get(f"/?{query}")
+    # What the next search (a filter ticked, say) sends: the same distance, not the first option.
+    assert form_values(response)["radius"] == [shown]
+    offered = re.findall(r'<option value="([\d.]+)"', response.get_data(as_text=True)
+                         .split('id="radius"')[1].split("</select>")[0])
+    assert {"5", "10", "25", "50", "100", shown} == set(offered)
+    assert [float(o) for o in offered] == sorted(float(o) for o in offered)
+
+
+def test_switching_units_keeps_the_area_searched(app, client):
+    from tests.pages import form_values
+
+    with app.app_context():
+        listed_at(*offset(39.7525, -104.9995, km_north=38), "At 38 km")
+    miles = client.get("/?near=80202").get_data(as_text=True)
+    assert "1 verified practitioner within 25 miles" in miles
+    km_url = re.search(r'href="([^"]+)">Show km', miles).group(1).replace("&amp;", "&")
+    km = client.get(km_url)
+    assert "1 verified practitioner within 40.2 km" in km.get_data(as_text=True)
+    # Ticking a filter and searching again sends the form as it stands: still 40.2 km.
+    values = form_values(km)
+    values["accepting"] = ["y"]
+    again = client.get("/", query_string=values).get_data(as_text=True)
+    assert "1 verified practitioner within 40.2 km" in again
+
+
+def test_a_page_past_the_end_says_so_and_links_to_the_last_page(app, client):
+    with app.app_context():
+        for i in range(3):
+            listed_at(*offset(*DENVER, km_east=i + 1), f"P{i}")
+    page = client.get("/?near=80202&page=999").get_data(as_text=True)
+    assert "3 verified practitioners within 25 miles" in page
+    assert "Page 999 is past the end of these results. There is only 1 page of results." in page
+    assert 'href="/?near=80202&amp;page=1">Go to page 1</a>' in page
+    api = client.get("/api/v1/practitioners?near=80202&page=999&per_page=2")
+    assert api.status_code == 400
+    assert api.get_json()["error"]["message"] == "There are only 2 pages of results."
+
+
+def test_nothing_found_with_filters_offers_the_search_without_them(app, client):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Not accepting", accepting=False)
+    page = client.get("/?near=80202&radius=500&unit=km&accepting=y&profession=chiropractor"
+                      ).get_data(as_text=True)
+    assert "No verified practitioners within 500 km" in page
+    assert "Search a wider area" not in page  # 500 km is the widest
+    assert 'href="/?near=80202&amp;radius=500&amp;unit=km">Search without the filters</a>' in page
+    assert "1 verified practitioner" in client.get(
+        "/?near=80202&radius=500&unit=km").get_data(as_text=True)
+
+
+def test_your_location_is_named_and_measured_in_the_countrys_unit(app, client):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Near Downtown")
+    page = client.get("/?lat=39.75&lng=-104.99").get_data(as_text=True)
+    assert re.search(r"1 verified practitioner within 25 miles of your location \(near 802\d\d",
+                     page)
+    # Typed coordinates keep their numbers as the label; the unit follows the place all the same.
+    typed = client.get("/?near=39.75,-104.99").get_data(as_text=True)
+    assert "within 25 miles of 39.75000, -104.99000 (near 802" in typed
+    # Far from any known postcode: km, and no "near".
+    ocean = client.get("/?lat=0&lng=-30").get_data(as_text=True)
+    assert "No verified practitioners within 25 km of your location" in ocean
+
+
+def test_the_error_summary_links_only_to_fields_on_the_page(client):
+    page = client.get("/?lat=200&lng=10&page=0").get_data(as_text=True)
+    summary = page.split('class="error-summary"')[1].split("</div>")[0]
+    assert '<a href="#near">Latitude: Latitude must be between -90 and 90.</a>' in summary
+    assert "<li>Page: The page must be between 1 and 1000.</li>" in summary
+    assert 'href="#lat"' not in summary and 'href="#page"' not in summary
+
+
+def test_a_skip_link_leads_to_the_results(app, client):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Near Downtown")
+    page = client.get("/?near=80202").get_data(as_text=True)
+    assert '<a class="skip-link" href="#results-heading">Skip to results</a>' in page
+    assert '<h2 id="results-heading" tabindex="-1">' in page
+    assert "Skip to results" not in client.get("/").get_data(as_text=True)
+    assert "Skip to results" not in client.get("/?near=zzzzqqq").get_data(as_text=True)

@@ -84,8 +84,10 @@ def practitioners():
                      candidates=[place_json(c) for c in exc.candidates])
     except geo.GeocodeError as exc:
         return error(exc.message, "near", code="unknown_place")
+    except search_form.RadiusError as exc:
+        return error(exc.message, "radius")
     if results.page > results.pages and results.total:
-        return error(f"There are only {results.pages} pages of results.", "page")
+        return error(search_form.past_the_end(results.pages), "page")
     return jsonify(
         origin=place_json(origin), total=results.total, total_is_capped=results.capped,
         page=results.page, per_page=results.per_page, radius_km=round(results.radius_km, 3),

@@ -12,6 +12,7 @@ from directory.forms import BaseForm, CheckboxTick, TextInput
 from directory.search import MAX_RADIUS_KM, RADII_KM, Filters, Results, search
 
 KM_PER_MILE = 1.609344
+DEFAULT_RADIUS = 25.0
 MILES_BY_DEFAULT = ("US", "GB")
 SEARCH_COUNTRIES = ("US", "AU", "GB", "CA", "NZ", "IE")
 
@@ -122,13 +123,16 @@ class SearchForm(BaseForm):
             raise ValidationError("Give both latitude and longitude.")
 
     def validate_radius(self, field) -> None:
-        """Between 1 and the maximum, in the chosen unit."""
+        """Between 1 and the maximum, in the chosen unit. With "Automatic", the unit is known
+        once the place is (miles in the US and the UK): a chosen country tells it now,
+        otherwise run() checks the radius after geocoding, so the message names the unit the
+        person sees."""
         if field.data is None:
             return
-        unit = self.unit.data or "km"
-        limit = MAX_RADIUS_KM if unit == "km" else round(MAX_RADIUS_KM / KM_PER_MILE)
-        if not 1 <= field.data <= limit:
-            raise ValidationError(f"Choose a distance from 1 to {limit:g} {unit_label(unit)}.")
+        unit = self.unit.data or (self.unit_for(self.country.data) if self.country.data
+                                  else None)
+        if unit and (message := radius_error(field.data, unit)):
+            raise ValidationError(message)
 
     def filters(self) -> Filters:
         """The filters for the search query."""
@@ -147,7 +151,49 @@ class SearchForm(BaseForm):
 
     def radius_in(self, unit: str) -> float:
         """The radius in the given unit (25 by default)."""
-        return self.radius.data if self.radius.data is not None else 25.0
+        return self.radius.data if self.radius.data is not None else DEFAULT_RADIUS
+
+    def radius_options(self) -> tuple[list[float], float]:
+        """The distances the "Within" list offers, and the one it shows chosen: the usual
+        five, plus the searched one when it is another valid distance (a bookmarked 30, or
+        40.2 km after switching a 25-mile search to km), so the next search keeps it."""
+        chosen = self.radius.data
+        if chosen is None or self.radius.errors:
+            chosen = DEFAULT_RADIUS
+        return sorted({float(r) for r in RADII_KM} | {chosen}), chosen
+
+
+class RadiusError(ValueError):
+    """A radius beyond the limit in the unit the place decided; `message` is for people."""
+
+    def __init__(self, message: str) -> None:
+        """Keep the message for display."""
+        super().__init__(message)
+        self.message = message
+
+
+def radius_limit(unit: str) -> float:
+    """The largest radius in the unit: 500 km or 311 miles."""
+    return MAX_RADIUS_KM if unit == "km" else float(round(MAX_RADIUS_KM / KM_PER_MILE))
+
+
+def radius_error(radius: float, unit: str) -> str | None:
+    """Why the radius cannot be searched in the unit, or None."""
+    if 1 <= radius <= radius_limit(unit):
+        return None
+    return f"Choose a distance from 1 to {radius_limit(unit):g} {unit_label(unit)}."
+
+
+def past_the_end(pages: int) -> str:
+    """What to say about a page number beyond the last page."""
+    if pages == 1:
+        return "There is only 1 page of results."
+    return f"There are only {pages} pages of results."
+
+
+def radius_text(radius: float) -> str:
+    """25.0 → "25", 40.2 → "40.2": for the "Within" list and the URLs."""
+    return f"{radius:g}"
 
 
 def unit_label(unit: str) -> str:
@@ -184,10 +230,17 @@ def origin_of(form: SearchForm) -> geo.Place:
 
 
 def run(form: SearchForm) -> tuple[geo.Place, Results, str]:
-    """Geocode once, then search: the origin, a page of results and the display unit."""
+    """Geocode once, then search: the origin, a page of results and the display unit.
+
+    Raises geo.GeocodeError (see origin_of), or RadiusError when the radius is beyond the
+    limit in the unit the place decided.
+    """
     origin = origin_of(form)
-    unit = form.unit_for(origin.country if origin.precision != "exact"
-                         else form.country.data or None)
+    # The place's country decides "Automatic" (for coordinates: the nearest postcode's, within
+    # 50 km), else the chosen country's.
+    unit = form.unit_for(origin.country or form.country.data or None)
+    if message := radius_error(form.radius_in(unit), unit):
+        raise RadiusError(message)
     radius_km = to_km(form.radius_in(unit), unit)
     results = search(origin.lat, origin.lng, radius_km, form.filters(),
                      page=form.page.data or 1, per_page=form.per_page.data or 20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ from directory.models import PractitionerTag
 from directory.public import search_form
 
 _languages: tuple[float, list[tuple[str, str]]] = (0.0, [])
+# The parameters that narrow a search (removed together by "Search without the filters").
+FILTERS = ("profession", "technique", "condition", "language", "accepting", "accessible")
 
 
 def spoken_languages() -> list[tuple[str, str]]:
@@ -38,7 +41,8 @@ def render_search():
     form = search_form.SearchForm(request.args)
     form.language.choices = {"": "Any language", **dict(_with_selected(
         spoken_languages(), form.language.data))}
-    context = {"form": form, "searched": False, "units": search_form.unit_label}
+    context = {"form": form, "searched": False, "units": search_form.unit_label,
+               "radius_text": search_form.radius_text}
     if not any(request.args.get(k) for k in ("near", "lat", "lng")):
         return render_template("public/home.html", **context)
     context["searched"] = True
@@ -53,8 +57,17 @@ def render_search():
     except geo.GeocodeError as exc:
         form.near.errors = [exc.message]
         return render_template("public/home.html", **context)
+    except search_form.RadiusError as exc:
+        form.radius.errors = [exc.message]
+        return render_template("public/home.html", **context)
+    if form.lat.data is not None:
+        # Coordinates from "Use my location": named as such, with the nearest postcode's place.
+        near = origin.label.partition(" (near ")[2].removesuffix(")")
+        origin = dataclasses.replace(
+            origin, label=f"your location (near {near})" if near else "your location")
     radius = form.radius_in(unit)
     larger = search_form.next_radius(radius) if not results.total else None
+    filtered = any(request.args.get(name) for name in FILTERS)
     # One URL built, the others by its pattern (slugs are [a-z0-9-]; quoted all the same).
     profile_url = url_for("public.practitioner", slug="-").removesuffix("-")
     profile_urls = {h.practitioner.id: profile_url + quote(h.practitioner.slug, safe="")
@@ -68,6 +81,10 @@ def render_search():
         "public/home.html", origin=origin, results=results, unit=unit, radius=radius,
         from_km=search_form.from_km, markers=markers, profile_urls=profile_urls,
         larger_url=_url_with(radius=int(larger), page=None) if larger else None,
+        unfiltered_url=_url_with(**dict.fromkeys(FILTERS), page=None)
+        if filtered and not results.total else None,
+        past_the_end=search_form.past_the_end(results.pages)
+        if results.total and not results.hits else None,
         page_url=lambda n: _url_with(page=n),
         unit_url=lambda u: _url_with(unit=u, radius=_convert(radius, unit, u), page=None),
         tile_url=_tile_config(), **context)

@@ -13,6 +13,12 @@
   if (near) {
     near.addEventListener("input", function () { lat.value = ""; lng.value = ""; });
   }
+  // Shorter, cleaner URLs to bookmark and share: empty fields mean "any" and are left out.
+  form.addEventListener("formdata", function (event) {
+    var empty = [];
+    event.formData.forEach(function (value, name) { if (value === "") { empty.push(name); } });
+    empty.forEach(function (name) { event.formData.delete(name); });
+  });
   form.addEventListener("submit", function () {
     var button = document.getElementById("search-button");
     if (button) { button.setAttribute("aria-busy", "true"); button.disabled = true; }

@@ -254,3 +254,32 @@ def test_admin_works_the_queue_and_the_public_side_shows_the_results(contexts, l
     response = visitor.goto(rejected_profile)
     assert response is not None and response.status == 404
     expect(visitor.get_by_role("heading", level=1)).to_have_text("404")
+
+
+def test_search_urls_stay_short_and_switching_units_keeps_the_distance(page: Page, people):
+    page.goto("/")
+    search(page, "80202")
+    # Empty fields ("any country", "automatic" unit, no filter) are left out of the URL.
+    expect(page).to_have_url(re.compile(r"/\?near=80202&radius=25$"))
+    page.get_by_role("link", name="Show km").click()
+    expect(page.get_by_role("heading", name=re.compile(r"within 40\.2 km of 80202"))
+           ).to_be_visible()
+    expect(page.get_by_label("Within", exact=True)).to_have_value("40.2")
+    page.locator("summary", has_text="Filters").click()
+    page.get_by_label("Accepting new patients").check()
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/\?near=80202&radius=40\.2&unit=km&accepting=y$"))
+    expect(page.get_by_role("heading", name=re.compile(r"within 40\.2 km of 80202"))
+           ).to_be_visible()
+
+
+def test_use_my_location_searches_near_the_browsers_position(page: Page, people):
+    page.context.grant_permissions(["geolocation"])
+    page.context.set_geolocation({"latitude": 39.7525, "longitude": -104.9995})
+    page.goto("/")
+    page.get_by_role("button", name="Use my location").click()
+    # In miles, as for a typed US ZIP, and named for what it is.
+    expect(page.get_by_role("heading", name=re.compile(
+        r"within 25 miles of your location \(near 802\d\d"))).to_be_visible()
+    expect(results_list(page).get_by_role("link", name=people.electrical.name)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/\?radius=25&lat=39\.75250&lng=-104\.99950$"))
