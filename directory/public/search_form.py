@@ -158,7 +158,9 @@ class SearchForm(BaseForm):
         five, plus the searched one when it is another valid distance (a bookmarked 30, or
         40.2 km after switching a 25-mile search to km), so the next search keeps it."""
         chosen = self.radius.data
-        if chosen is None or self.radius.errors:
+        # Not yet checked when another field was refused first (see validate_radius): a
+        # distance no unit allows (inf, nan, 1e308) is not offered.
+        if chosen is None or self.radius.errors or not 1 <= chosen <= MAX_RADIUS_KM:
             chosen = DEFAULT_RADIUS
         return sorted({float(r) for r in RADII_KM} | {chosen}), chosen
 
