@@ -91,6 +91,8 @@ class Place:
     source: str = "gazetteer"  # "gazetteer" | "online"
     # Set when the online geocoder was configured but not used: why, in a sentence for people.
     fallback_reason: str | None = None
+    # For coordinates: the label of the nearest known postcode (within NEAREST_POSTCODE_KM).
+    near: str | None = None
 
 
 class GeocodeError(ValueError):
@@ -494,7 +496,8 @@ def parse_coordinates(text: str) -> Place | None:
     if nearest is None:
         return Place(label, lat, lng, "exact", "", None)
     near = gazetteer().postcode_place(nearest)
-    return Place(f"{label} (near {near.label})", lat, lng, "exact", near.country, near.region)
+    return Place(f"{label} (near {near.label})", lat, lng, "exact", near.country, near.region,
+                 near=near.label)
 
 
 def _hint_countries(g: Gazetteer, text: str) -> set[str]:

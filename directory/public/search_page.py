@@ -62,9 +62,8 @@ def render_search():
         return render_template("public/home.html", **context)
     if form.lat.data is not None:
         # Coordinates from "Use my location": named as such, with the nearest postcode's place.
-        near = origin.label.partition(" (near ")[2].removesuffix(")")
-        origin = dataclasses.replace(
-            origin, label=f"your location (near {near})" if near else "your location")
+        origin = dataclasses.replace(origin, label=f"your location (near {origin.near})"
+                                     if origin.near else "your location")
     radius = form.radius_in(unit)
     larger = search_form.next_radius(radius) if not results.total else None
     filtered = any(request.args.get(name) for name in FILTERS)
