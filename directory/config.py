@@ -37,6 +37,23 @@ class Defaults:
     MAIL_PASSWORD = None
 
     UPLOAD_FOLDER = None  # default: instance/uploads
+    MAIL_TIMEOUT = 10  # seconds the sender waits for the SMTP server
+
+    # The outbox (directory/outbox.py): a message not delivered is tried again after 30 s,
+    # doubling up to 2 hours, 10 times in all (about 6 hours), then marked failed for the
+    # administrators. A sender holds a message it is delivering for the lease; one that dies
+    # meanwhile leaves it due again after that.
+    OUTBOX_RETRY_FIRST = 30
+    OUTBOX_RETRY_MAX = 2 * 3600
+    OUTBOX_MAX_ATTEMPTS = 10
+    OUTBOX_LEASE_SECONDS = 600
+    # Deliver from a thread of the web process, every few seconds and after each commit that
+    # queued mail. None: on, except in production and tests (there `flask --app wsgi worker`
+    # runs beside gunicorn).
+    OUTBOX_IN_PROCESS = None
+    OUTBOX_POLL_SECONDS = 2
+    # How often `flask --app wsgi worker` runs the credentials sweep (expiry, reminders).
+    WORKER_SWEEP_SECONDS = 3600
 
     # Production: Secure cookies, and no start without an explicit SECRET_KEY (the same in every
     # process). Off by default so `make run` works over plain http on 127.0.0.1.

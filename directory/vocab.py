@@ -1,6 +1,7 @@
 """Controlled vocabularies: professions, techniques, conditions, countries, regions, languages."""
 
 import unicodedata
+from enum import StrEnum
 from functools import cache
 
 import pycountry
@@ -142,3 +143,16 @@ def language_name(code: str) -> str:
         return LANGUAGE_DISPLAY[code]
     name = languages().get(code, code)
     return name.replace(";", ",").split(",")[0].strip()
+
+
+class OutboxStatus(StrEnum):
+    """Where an outgoing e-mail is: waiting (or being retried), delivered, or given up on."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def check_in(column: str, values: type[StrEnum]) -> str:
+    """The SQL of a CHECK constraint that keeps a column to an enum's values."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

@@ -152,12 +152,22 @@ def auth(client) -> Auth:
 
 
 class Outbox:
-    """The messages the app has written to its file outbox."""
+    """The messages the app has delivered to its file outbox: reading runs the sender first (as
+    the worker would), so every committed message is there."""
 
     def __init__(self, app):
+        self.app = app
         self.path = Path(app.config["MAIL_OUTBOX"])
 
+    def deliver(self):
+        """Run the outbox's sender once, as `flask mail send` would."""
+        from directory.outbox import send_due
+
+        with self.app.app_context():
+            return send_due()
+
     def messages(self) -> list[Message]:
+        self.deliver()
         if not self.path.exists():
             return []
         return [email.message_from_bytes(p.read_bytes()) for p in sorted(self.path.glob("*.eml"))]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from directory.extensions import db
 from directory.models import Certification, JurisdictionRule
+from directory.outbox import queue
 from tests import factories
 
 ROLES = ("anonymous", "other", "owner", "admin")
@@ -55,6 +56,8 @@ ROUTES = {
     "admin.queue": ("GET", "/admin/queue", ADMIN),
     "admin.certification": ("GET", "/admin/certifications/{cert_id}", ADMIN),
     "admin.audit": ("GET", "/admin/audit", ADMIN),
+    "admin.mail": ("GET", "/admin/mail", ADMIN),
+    "admin.send_mail_again": ("POST", "/admin/mail/{message_id}/send-again", ADMIN),
     "bulk.index": ("GET", "/admin/bulk/", ADMIN),
     "bulk.confirm_import": ("POST", "/admin/bulk/import", ADMIN),
     "bulk.template": ("GET", "/admin/bulk/template.csv", ADMIN),
@@ -117,10 +120,13 @@ def scenario(app):
                                 permitted="yes", source_url="https://example.com/rule",
                                 reviewed_on=date(2026, 11, 1))
         db.session.add(rule)
+        message = queue("owner@example.com", "A message", "confirm", user=owner.user,
+                        link="http://127.0.0.1:5000/", hours=72)
+        message.status = "failed"
         db.session.commit()
         data = {"slug": owner.slug, "location_id": location.id, "cert_id": cert.id,
                 "public_code": code, "listed_id": listed.id, "program_id": program.id,
-                "rule_id": rule.id}
+                "rule_id": rule.id, "message_id": message.id}
         db.session.remove()
     return data
 

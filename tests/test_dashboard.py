@@ -308,20 +308,6 @@ def test_no_reminder_before_eleven_months_never_confirmed_or_inactive(app, runne
     assert recent and never
 
 
-def test_the_mark_is_committed_before_the_mail_is_sent(app, owner, monkeypatch):
-    """A crash while mailing leaves the reminder marked: the next sweep does not send it twice."""
-    set_attested(app, owner.id, 340)
-
-    def broken(*args, **kwargs):
-        raise OSError("mail server down")
-
-    monkeypatch.setattr("directory.profiles.services.mail.send", broken)
-    with app.test_request_context(), pytest.raises(OSError):
-        credential_services.sweep()
-    assert practitioner(app, owner.id).attest_reminder_11_sent_at is not None
-    assert [e.detail["months"] for e in audit_events(app, "profile.attest_reminder_sent")] == [11]
-
-
 # =========================================================================== upload feedback
 
 

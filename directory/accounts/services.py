@@ -6,11 +6,11 @@ import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from directory import mail
+from directory import outbox
 from directory.accounts.passwords import (
     dummy_hash,
     hash_password,
@@ -19,6 +19,7 @@ from directory.accounts.passwords import (
 )
 from directory.accounts.tokens import TokenError, make_token, read_token
 from directory.extensions import db
+from directory.links import absolute_url
 from directory.models import Practitioner, User, record
 from directory.models.base import utcnow
 
@@ -99,8 +100,8 @@ def register_practitioner(email: str, password: str, full_name: str) -> User:
         db.session.rollback()
         raise AccountError("An account with that e-mail address already exists.") from exc
     record("account.signed_up", user, actor=user)
-    db.session.commit()
-    send_confirmation(user)
+    queue_confirmation(user)
+    db.session.commit()  # the account and its confirmation e-mail together
     return user
 
 
@@ -122,13 +123,20 @@ def create_admin(email: str, password: str) -> User:
     return user
 
 
-def send_confirmation(user: User) -> None:
-    """E-mail a signed, expiring link that confirms the account's address."""
+def queue_confirmation(user: User) -> None:
+    """Queue the e-mail with a signed, expiring link that confirms the account's address (the
+    caller commits)."""
     token = make_token(CONFIRM, {"uid": user.id, "email": user.email})
-    link = url_for("accounts.confirm", token=token, _external=True)
+    link = absolute_url("accounts.confirm", token=token)
     hours = current_app.config["CONFIRM_EMAIL_MAX_AGE"] // 3600
-    mail.send(user.email, "Confirm your e-mail address", "confirm", user=user, link=link,
-              hours=hours)
+    outbox.queue(user.email, "Confirm your e-mail address", "confirm", user=user, link=link,
+                 hours=hours)
+
+
+def send_confirmation(user: User) -> None:
+    """Send another confirmation link."""
+    queue_confirmation(user)
+    db.session.commit()
 
 
 def confirm_email(token: str) -> User:
@@ -167,9 +175,11 @@ def request_password_reset(email: str) -> None:
         return
     # The token carries part of the current hash: once the password changes it stops working.
     token = make_token(RESET, {"uid": user.id, "ph": user.password_hash[-16:]})
-    link = url_for("accounts.reset_password", token=token, _external=True)
+    link = absolute_url("accounts.reset_password", token=token)
     minutes = current_app.config["RESET_PASSWORD_MAX_AGE"] // 60
-    mail.send(user.email, "Reset your password", "reset", user=user, link=link, minutes=minutes)
+    outbox.queue(user.email, "Reset your password", "reset", user=user, link=link,
+                 minutes=minutes)
+    db.session.commit()
 
 
 def user_for_reset(token: str) -> User:
@@ -218,12 +228,13 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
     if email_taken(new_email):
         raise AccountError("An account with that e-mail address already exists.")
     token = make_token(CHANGE_EMAIL, {"uid": user.id, "old": user.email, "new": new_email})
-    link = url_for("accounts.confirm_email_change", token=token, _external=True)
+    link = absolute_url("accounts.confirm_email_change", token=token)
     hours = current_app.config["CONFIRM_EMAIL_MAX_AGE"] // 3600
-    mail.send(new_email, "Confirm your new e-mail address", "change_email", user=user,
-              link=link, new_email=new_email, hours=hours)
-    mail.send(user.email, "Your e-mail address is being changed", "email_change_notice",
-              user=user, new_email=new_email)
+    outbox.queue(new_email, "Confirm your new e-mail address", "change_email", user=user,
+                 link=link, new_email=new_email, hours=hours)
+    outbox.queue(user.email, "Your e-mail address is being changed", "email_change_notice",
+                 user=user, new_email=new_email)
+    db.session.commit()
 
 
 def confirm_email_change(token: str) -> User:

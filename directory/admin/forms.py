@@ -76,3 +76,7 @@ class AuditFilterForm(FlaskForm):
                           invalid_value_message="Enter a date like 2026-11-22.")
     date_to = DateField("To", validators=[Optional()],
                         invalid_value_message="Enter a date like 2026-11-22.")
+
+
+class SendAgainForm(BaseForm):
+    """The "send again" button of a failed e-mail (only its CSRF token)."""

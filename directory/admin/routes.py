@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm
+from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm, SendAgainForm
 from directory.credentials import checks, lifecycle, services
 from directory.credentials.rules import verdict_for
 from directory.extensions import db
@@ -36,7 +36,10 @@ def index():
     }
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20)).all()
-    return render_template("admin/index.html", counts=counts, events=events)
+    from directory.outbox import counts as mail_counts
+
+    return render_template("admin/index.html", counts=counts, events=events,
+                           failed_mail=mail_counts()["failed"])
 
 
 MAX_PAGE = 1_000_000  # beyond any real list; a larger number would overflow the query's OFFSET
@@ -140,3 +143,42 @@ def audit():
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("admin/audit.html", form=form, page=page, actions=list(actions),
                            args=args)
+
+
+@bp.route("/mail")
+@admin_required
+def mail():
+    """Outgoing e-mail: how many wait, are sent or failed; the failed ones and those being
+    retried, each with the mail server's last answer."""
+    from directory import outbox
+    from directory.models import OutboxMessage
+    from directory.vocab import OutboxStatus
+
+    shown = (OutboxStatus.FAILED, OutboxStatus.PENDING)
+    page = db.paginate(
+        select(OutboxMessage).where(OutboxMessage.status.in_(shown),
+                                    (OutboxMessage.status == OutboxStatus.FAILED)
+                                    | (OutboxMessage.attempts > 0))
+        .order_by(OutboxMessage.status, OutboxMessage.created_at.desc(), OutboxMessage.id.desc()),
+        page=page_asked(), per_page=50, error_out=False)
+    return render_template("admin/mail.html", page=page, counts=outbox.counts(),
+                           form=SendAgainForm(), statuses=OutboxStatus)
+
+
+@bp.route("/mail/<int:message_id>/send-again", methods=["POST"])
+@admin_required
+def send_mail_again(message_id: int):
+    """Put a failed e-mail back in the queue."""
+    from directory import outbox
+    from directory.models import OutboxMessage
+
+    message = db.get_or_404(OutboxMessage, message_id)
+    if SendAgainForm().validate_on_submit():
+        try:
+            outbox.send_again(message, current_user)
+        except ValueError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"The e-mail to {message.to_address} will be sent again in a moment.",
+                  "success")
+    return redirect(url_for("admin.mail"))

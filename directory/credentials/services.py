@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory import mail
+from directory import outbox
 from directory.credentials import evidence, lifecycle
 from directory.credentials.matching import ProgramMatcher
 from directory.extensions import db
+from directory.links import absolute_url
 from directory.models import Certification, Practitioner, TrainingProgram, User, record
 from directory.models.base import utcnow
 from directory.profiles.services import send_attestation_reminders
@@ -170,8 +170,8 @@ def decide(cert: Certification, admin: User, action: str, reason: str,
         db.session.rollback()
         raise ConflictError("Another administrator decided this certification a moment ago. "
                             "Here is its current state.") from exc
+    notify_decision(cert)  # in the same transaction: the decision and its e-mail, or neither
     db.session.commit()
-    notify_decision(cert)
     return cert
 
 
@@ -184,13 +184,13 @@ DECISION_SUBJECTS = {
 
 
 def notify_decision(cert: Certification) -> None:
-    """E-mail the practitioner about a decision."""
+    """Queue the e-mail that tells the practitioner about a decision (the caller commits)."""
     subject = DECISION_SUBJECTS.get(cert.status)
     if subject is None:
         return
-    mail.send(cert.practitioner.user.email, subject, "certification_decision", cert=cert,
-              link=url_for("certifications.index", _external=True),
-              verify_link=url_for("public.verify_code", code=cert.public_code, _external=True))
+    outbox.queue(cert.practitioner.user.email, subject, "certification_decision", cert=cert,
+                 link=absolute_url("certifications.index"),
+                 verify_link=absolute_url("public.verify_code", code=cert.public_code))
 
 
 @dataclass
@@ -212,11 +212,11 @@ def sweep(today: date | None = None) -> SweepResult:
     for cert in due:
         lifecycle.apply(cert, "expire", None)
         db.session.flush()
-        db.session.commit()
+        outbox.queue(cert.practitioner.user.email, "Your certification has expired",
+                     "certification_expired", cert=cert,
+                     link=absolute_url("certifications.index"))
+        db.session.commit()  # the expiry and its e-mail together
         result.expired += 1
-        mail.send(cert.practitioner.user.email, "Your certification has expired",
-                  "certification_expired", cert=cert,
-                  link=url_for("certifications.index", _external=True))
 
     horizon = today + timedelta(days=max(REMINDER_DAYS))
     soon = db.session.scalars(select(Certification).where(
@@ -233,14 +233,14 @@ def sweep(today: date | None = None) -> SweepResult:
         db.session.flush()
         record("certification.reminder_sent", cert, days_left=days_left,
                practitioner_id=cert.practitioner_id)
-        db.session.commit()  # marked sent before mailing: a crash cannot send it twice
+        outbox.queue(
+            cert.practitioner.user.email,
+            "Your certification expires today" if days_left == 0 else
+            f"Your certification expires in {days_left} day{'s' if days_left != 1 else ''}",
+            "certification_reminder", cert=cert, days_left=days_left,
+            link=absolute_url("certifications.index"))
+        db.session.commit()  # marked sent with the message queued: exactly once
         result.reminders += 1
-        mail.send(cert.practitioner.user.email,
-                  "Your certification expires today" if days_left == 0 else
-                  f"Your certification expires in {days_left} day{'s' if days_left != 1 else ''}",
-                  "certification_reminder",
-                  cert=cert, days_left=days_left,
-                  link=url_for("certifications.index", _external=True))
 
     # Now, moved to the day swept (the real today unless a caller asks about another day).
     result.attestation_reminders = send_attestation_reminders(

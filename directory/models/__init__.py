@@ -8,11 +8,12 @@ from directory.models.credential import (
     ProgramAlias,
     TrainingProgram,
 )
+from directory.models.outbox import OutboxMessage
 from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
 from directory.models.user import ROLES, User
 
 __all__ = [
     "CERT_STATUSES", "ROLES", "AuditEvent", "Certification", "JurisdictionRule",
-    "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias", "TrainingProgram",
-    "User", "record",
+    "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
+    "TrainingProgram", "User", "record",
 ]

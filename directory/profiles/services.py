@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory import geo, listing, mail
+from directory import geo, listing, outbox
 from directory.extensions import db
+from directory.links import absolute_url
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
 
@@ -101,14 +101,14 @@ def send_attestation_reminders(now: datetime | None = None) -> int:
         db.session.flush()
         record("profile.attest_reminder_sent", p, months=12 if hidden else 11,
                attested_at=p.attested_at.isoformat())
-        db.session.commit()  # marked sent before mailing
+        outbox.queue(p.user.email,
+                     "Your profile is hidden from search until you confirm your details" if hidden
+                     else "Please confirm your details are still accurate",
+                     "attestation_reminder", p=p, hidden=hidden,
+                     hidden_on=p.attested_at + timedelta(days=listing.ATTESTATION_DAYS),
+                     link=absolute_url("profiles.dashboard", _anchor="attest"))
+        db.session.commit()  # marked sent with the message queued: exactly once
         sent += 1
-        mail.send(p.user.email,
-                  "Your profile is hidden from search until you confirm your details" if hidden
-                  else "Please confirm your details are still accurate",
-                  "attestation_reminder", p=p, hidden=hidden,
-                  hidden_on=p.attested_at + timedelta(days=listing.ATTESTATION_DAYS),
-                  link=url_for("profiles.dashboard", _external=True, _anchor="attest"))
     return sent
 
 
