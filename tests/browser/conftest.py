@@ -117,7 +117,13 @@ class LiveServer:
     outbox: Path
 
     def messages(self, to: str) -> list[Message]:
-        """The e-mails written to this address so far, oldest first."""
+        """The e-mails delivered to this address so far, oldest first. The server's own sender
+        (a thread, as with `make run`) delivers within moments; running a sender here as well
+        makes sure a message committed just now is there when a test looks."""
+        from directory.outbox import send_due
+
+        with self.app.app_context():
+            send_due()
         found = []
         for path in sorted(self.outbox.glob("*.eml")):
             message = email.message_from_bytes(path.read_bytes())
@@ -151,6 +157,7 @@ def live_server(browser_database_url, tmp_path_factory) -> Iterator[LiveServer]:
         "WTF_CSRF_ENABLED": True,  # a real browser sends the token like anyone's would
         "MAIL_BACKEND": "file",
         "MAIL_OUTBOX": str(tmp / "outbox"),
+        "OUTBOX_IN_PROCESS": True,  # as with `make run`: a thread of the server delivers mail
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_ENABLED": False,  # every journey logs in from 127.0.0.1
@@ -177,6 +184,7 @@ def live_server(browser_database_url, tmp_path_factory) -> Iterator[LiveServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+        app.extensions["directory.outbox_sender"].stop()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
