@@ -60,15 +60,35 @@ def make_location(practitioner: Practitioner, **fields) -> PracticeLocation:
 
 
 def pdf_bytes(text: str = "certificate") -> bytes:
-    """A small, valid PDF."""
+    """A small, valid one-page PDF (pypdf reads it in strict mode) that shows the text."""
     from directory.demo import demo_certificate_pdf
 
     return demo_certificate_pdf("Test Person", text)
 
 
-PNG_BYTES = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+def _image_bytes(kind: str, size: tuple[int, int], **options) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    for x in range(0, size[0], 7):  # some detail, so the data is not one flat run
+        draw.line([(x, 0), (size[0] - x, size[1])], fill=(x % 256, 40, 120))
+    out = io.BytesIO()
+    image.save(out, kind, **options)
+    return out.getvalue()
+
+
+def png_bytes(size: tuple[int, int] = (40, 30)) -> bytes:
+    """A small, valid PNG (Pillow decodes it whole)."""
+    return _image_bytes("PNG", size)
+
+
+def jpeg_bytes(size: tuple[int, int] = (40, 30)) -> bytes:
+    """A small, valid JPEG (Pillow decodes it whole)."""
+    return _image_bytes("JPEG", size, quality=85)
+
+
+PNG_BYTES = png_bytes()
 
 
 def make_program(key: str = "test-program", **fields) -> TrainingProgram:
