@@ -15,7 +15,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 
 # Sync workers: one request at a time each, so a slow request never delays another in its worker.
 # Each worker creates the app after the fork (preload off): its own database pool, its own
-# connections, and the schema upgrade at start-up guarded by a lock (see prepare_database).
+# connections. Booting a worker never needs the database (nor Redis): with PRODUCTION on, the
+# schema upgrade is the release step `flask --app wsgi db upgrade`, so a worker started or
+# replaced while the database is down boots, answers /readyz with 503 and serves once it is back.
 worker_class = "sync"
 workers = int(os.environ.get("GUNICORN_WORKERS") or os.environ.get("WEB_CONCURRENCY")
               or min(2 * multiprocessing.cpu_count(), 8))
@@ -44,10 +46,12 @@ def post_worker_init(worker):
     """Before a worker's first request: load the gazetteer (once per process, as the app would
     on its first search), then move everything loaded so far out of the garbage collector's
     sight. The app, its templates' code and the gazetteer live as long as the process; without
-    this, every full collection walks all of them again (tens of milliseconds each, under load)."""
+    this, every full collection walks all of them again (tens of milliseconds each, under load).
+    Nothing here touches the database. The log says when the worker is ready for requests."""
     import gc
 
     from directory import geo
 
     geo.gazetteer()
     gc.freeze()
+    worker.log.info("Worker ready (pid: %s)", worker.pid)

@@ -34,8 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_request_log(app)
     register_template_helpers(app)
     register_commands(app)
-    if app.config["AUTO_UPGRADE"]:
-        prepare_database(app)
+    prepare_database(app)
     return app
 
 
@@ -228,13 +227,9 @@ def register_commands(app: Flask) -> None:
 
 
 def prepare_database(app: Flask) -> None:
-    """Bring the schema to the newest migration and add reference data the database lacks."""
-    from flask_migrate import upgrade
+    """AUTO_UPGRADE (on unless PRODUCTION): the newest migration and the reference data the
+    database lacks, now or once a database out of reach answers. Never a failed start."""
+    from directory.ops.schema import auto_upgrade, upgrade_at_start
 
-    from directory.credentials.reference import seed_reference_data
-    from directory.extensions import db
-    from directory.ops.schema import upgrade_lock
-
-    with app.app_context(), upgrade_lock(db.engine):  # processes starting together take turns
-        upgrade(directory=str(PACKAGE / "migrations"))
-        seed_reference_data()
+    if auto_upgrade(app):
+        upgrade_at_start(app)

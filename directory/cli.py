@@ -14,6 +14,7 @@ from directory.accounts.passwords import password_problem
 
 def register(app: Flask) -> None:
     """Add the commands to the app."""
+    app.cli.add_command(release_db_commands(app.cli.commands["db"]), "db")
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
     app.cli.add_command(credentials)
@@ -25,6 +26,36 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+
+
+def release_db_commands(migrate_db: click.Group) -> click.Group:
+    """Flask-Migrate's `db` commands, with `db upgrade` as the release step: the newest migration
+    and then the reference data the database lacks, behind the upgrade lock (one process at a
+    time). Web processes in production leave both to it (AUTO_UPGRADE is off there)."""
+    original = migrate_db.commands["upgrade"]
+
+    @click.pass_context
+    def upgrade(ctx: click.Context, **options) -> None:
+        if options["sql"]:  # SQL printed for someone to run, nothing run: nothing to seed yet
+            ctx.invoke(original, **options)
+            return
+        from directory.ops.schema import upgrade_database
+
+        added = upgrade_database(current_app._get_current_object(),
+                                 lambda: ctx.invoke(original, **options))
+        if added is None:
+            click.echo("The schema is not at the newest revision: no reference data added.")
+        else:
+            click.echo(f"Reference data: added {added[0]} program(s) and {added[1]} rule(s) "
+                       "the database lacked.")
+
+    command = click.Command(
+        "upgrade", callback=with_appcontext(upgrade), params=original.params,
+        help="Upgrade to a later version (default: the newest); at the newest, add the "
+             "reference data the database lacks. Processes upgrading together take turns.")
+    return click.Group(migrate_db.name, commands={**migrate_db.commands, "upgrade": command},
+                       callback=migrate_db.callback, params=migrate_db.params,
+                       help=migrate_db.help)
 
 
 @click.command("create-admin")

@@ -22,8 +22,10 @@ class Defaults:
     SQLITE_MMAP_SIZE = 2 * 1024**3
     # One JSON line per request on the "directory.request" logger; None: on, except in tests.
     REQUEST_LOG = None
-    # Upgrade the schema to the newest Alembic revision when the app starts.
-    AUTO_UPGRADE = True
+    # Upgrade the schema to the newest Alembic revision and seed the reference data when the app
+    # starts (or, with the database out of reach then, once it answers). None: on, except in
+    # production, where the release step `flask --app wsgi db upgrade` does it before the start.
+    AUTO_UPGRADE = None
 
     # Mail: "file" writes each message to instance/outbox/; "smtp" sends it.
     MAIL_BACKEND = "file"
