@@ -122,10 +122,10 @@ def register_extensions(app: Flask) -> None:
 
     ratelimit.init_app(app)  # Flask-Limiter, its storage, trusted proxies
     headers.register(app)  # security headers; Secure cookies in production
+
     from directory import outbox
 
     outbox.init_app(app)  # the in-process mail sender, when no worker runs (make run)
-
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -26,6 +26,9 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    from directory.jobs import register as register_jobs
+
+    register_jobs(app)  # mail send, worker
 
 
 def release_db_commands(migrate_db: click.Group) -> click.Group:
@@ -105,13 +108,9 @@ reference = AppGroup("reference", help="Recognised programs and jurisdiction rul
 def credentials_sweep() -> None:
     """Expire due certifications and send due reminders (expiry and yearly confirmation), once
     each (safe to run hourly)."""
-    from directory.credentials.services import sweep
+    from directory.jobs import run_sweep
 
-    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
-        result = sweep()
-    click.echo(f"Expired {result.expired} certification(s); sent {result.reminders} "
-               f"reminder(s). Sent {result.attestation_reminders} yearly \"details still "
-               "accurate\" reminder(s).")
+    click.echo(run_sweep())
 
 
 @reference.command("load")

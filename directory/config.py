@@ -37,8 +37,6 @@ class Defaults:
     MAIL_USE_SSL = False
     MAIL_USERNAME = None
     MAIL_PASSWORD = None
-
-    UPLOAD_FOLDER = None  # default: instance/uploads
     MAIL_TIMEOUT = 10  # seconds the sender waits for the SMTP server
 
     # The outbox (directory/outbox.py): a message not delivered is tried again after 30 s,
@@ -56,6 +54,8 @@ class Defaults:
     OUTBOX_POLL_SECONDS = 2
     # How often `flask --app wsgi worker` runs the credentials sweep (expiry, reminders).
     WORKER_SWEEP_SECONDS = 3600
+
+    UPLOAD_FOLDER = None  # default: instance/uploads
 
     # Production: Secure cookies, and no start without an explicit SECRET_KEY (the same in every
     # process). Off by default so `make run` works over plain http on 127.0.0.1.
