@@ -1,7 +1,7 @@
 """Fault test: PostgreSQL restarted under load, and no acknowledged write lost.
 
 Over the load test's database (tools/load_test.py, generated there when missing), with gunicorn
-serving the app as in tools/load_test.py:
+serving the app behind nginx as in tools/load_test.py (--direct: without nginx):
   - wrk runs on the search page (64 connections, 60 s);
   - a probe requests the search page every 0.25 s and records what came back and when;
   - writers act as real users through HTTP, with forms read from the pages (CSRF token, version):
@@ -307,6 +307,8 @@ def main() -> None:
     parser.add_argument("--stop-command", default=f"{CLUSTER} stop")
     parser.add_argument("--start-command", default=f"{CLUSTER} start")
     parser.add_argument("--writers", type=int, default=2, help="practitioners saving profiles")
+    parser.add_argument("--direct", action="store_true",
+                        help="everything straight to gunicorn, without nginx in front")
     args = parser.parse_args()
 
     url = loadkit.database_url(args.database_url)
@@ -322,8 +324,8 @@ def main() -> None:
           f"connections on the search page for {args.seconds} s; at {args.fault_at:g} s: "
           f"{fault}; {args.writers} practitioners saving profiles, 1 administrator deciding.")
 
-    with loadkit.serve(url, args.workdir, args.workers) as (base, command):
-        print(f"Server: {' '.join(command[1:])}")
+    with loadkit.serve(url, args.workdir, args.workers, direct=args.direct) as (base, command):
+        print(f"Server: {' '.join(command[1:])}; proxy: {loadkit.describe_front(args.direct)}")
         stop = threading.Event()
         profile_logs = [Log() for _ in accounts.writers]
         decisions, samples, database = Log(), [], []

@@ -2,15 +2,17 @@
 
 Generates the listed practitioners once (tools/bench_search.py's generator, clustered by town
 population) into a PostgreSQL database that is kept for later runs, serves the app with gunicorn
-(the repository's gunicorn.conf.py when it exists, else 2 workers) with rate limits off, and runs
-wrk (64 connections, 60 s) on the search page and then on the API, each request searching 25 km
-around a different point near one of the 10 largest cities. Prints a Markdown table: requests/s,
+(the repository's gunicorn.conf.py when it exists, else 2 workers) with rate limits off, behind
+nginx as in production (deploy/nginx.conf; --direct leaves it out), and runs wrk (64 connections,
+60 s) on the search page and then on the API, each request searching 25 km around a different
+point near one of the 10 largest cities. Prints a Markdown table: requests/s,
 p50, p99 and errors (non-2xx responses + socket errors; the target is zero).
 
     python tools/load_test.py                          # the defaults below
     python tools/load_test.py --database-url postgresql://postgres@127.0.0.1:5433/directory_load \
         --size 1000000 --seconds 60 --connections 64
     python tools/load_test.py --prepare-only           # only generate the database
+    python tools/load_test.py --direct                 # wrk straight at gunicorn, no nginx
 
 Rate limits are off (DIRECTORY_RATELIMIT_ENABLED=false) because every wrk request comes from one
 address, which the limits would rightly throttle.
@@ -42,6 +44,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (default: gunicorn.conf.py, else 2)")
     parser.add_argument("--targets", default="page,api", help="page, api or both")
+    parser.add_argument("--direct", action="store_true",
+                        help="wrk straight at gunicorn, without nginx in front")
     parser.add_argument("--prepare-only", action="store_true")
     args = parser.parse_args()
 
@@ -57,8 +61,8 @@ def main() -> None:
           f"wrk {args.connections} connections, {args.seconds} s per target; "
           f"25 km around points near {', '.join(p[0] for p in places)}.")
     rows = []
-    with loadkit.serve(url, args.workdir, args.workers) as (base, command):
-        print(f"Server: {' '.join(command[1:])}")
+    with loadkit.serve(url, args.workdir, args.workers, direct=args.direct) as (base, command):
+        print(f"Server: {' '.join(command[1:])}; proxy: {loadkit.describe_front(args.direct)}")
         for target in args.targets.split(","):
             name, path = paths[target]
             script = loadkit.wrk_script(args.workdir, target, path, places)

@@ -1,10 +1,11 @@
-"""What the load and fault tests share: the big PostgreSQL database, gunicorn, and wrk.
+"""What the load and fault tests share: the big PostgreSQL database, gunicorn, nginx, and wrk.
 
 The database is filled once by `generate()` from tools/bench_search.py (practitioners clustered by
 town population) and kept: a later run finds the same number of generated practitioners and
-reuses it. The app is served by gunicorn as in production (the repository's gunicorn.conf.py when
-there is one), and wrk (Debian's, /usr/bin/wrk) requests a search at a different point near one of
-the largest cities each time.
+reuses it. The app is served as in production: gunicorn (the repository's gunicorn.conf.py when
+there is one) behind nginx (deploy/nginx.conf, rendered and started by deploy/nginx.py; `direct`
+leaves nginx out), and wrk (Debian's, /usr/bin/wrk) requests a search at a different point near
+one of the largest cities each time.
 """
 
 from __future__ import annotations
@@ -151,8 +152,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(url: str, workdir: Path, workers: int | None = None):
-    """gunicorn serving wsgi:app over the database, rate limits off; yields the base URL."""
+def serve(url: str, workdir: Path, workers: int | None = None, direct: bool = False):
+    """gunicorn serving wsgi:app over the database, rate limits off, behind nginx as in
+    production (deploy/nginx.conf; `direct`: without it); yields the base URL to measure (nginx's,
+    or gunicorn's when direct) and gunicorn's command."""
     port = free_port()
     instance = workdir / "instance"
     instance.mkdir(parents=True, exist_ok=True)
@@ -160,6 +163,8 @@ def serve(url: str, workdir: Path, workers: int | None = None):
            if not k.startswith("DIRECTORY_")}  # no stray settings (DIRECTORY_PRODUCTION unset)
     env.update(DIRECTORY_DATABASE_URL=url, DIRECTORY_AUTO_UPGRADE="false",
                DIRECTORY_INSTANCE_PATH=str(instance), DIRECTORY_RATELIMIT_ENABLED="false")
+    if not direct:
+        env["DIRECTORY_PROXY_FIX"] = "1"  # the client's address from nginx, as in production
     command = [sys.executable, "-m", "gunicorn"]
     config = ROOT / "gunicorn.conf.py"
     if config.exists():
@@ -171,11 +176,13 @@ def serve(url: str, workdir: Path, workers: int | None = None):
     logfile.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
     logfile.flush()
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=logfile, stderr=logfile)
-    base = f"http://127.0.0.1:{port}"
+    gunicorn = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base, server)
-        warm_up(base)
-        yield base, command
+        wait_until_up(gunicorn, server)
+        with contextlib.ExitStack() as stack:
+            base = gunicorn if direct else stack.enter_context(proxy(gunicorn, workdir))
+            warm_up(base)
+            yield base, command
     finally:
         server.terminate()
         try:
@@ -183,6 +190,36 @@ def serve(url: str, workdir: Path, workers: int | None = None):
         except subprocess.TimeoutExpired:
             server.kill()
         logfile.close()
+
+
+# Every load-generating connection comes from 127.0.0.1: the production limit per client address
+# (100) would refuse wrk's connections beyond it with 429, so the tools allow more.
+LOAD_CONNECTIONS_PER_CLIENT = 4096
+
+
+@contextlib.contextmanager
+def proxy(upstream: str, workdir: Path):
+    """Debian's nginx with deploy/nginx.conf (as in production, plain http) in front of the
+    upstream base URL, on a free loopback port, its pid, logs and temporary files in
+    workdir/nginx; yields its base URL."""
+    from deploy import nginx
+
+    with nginx.run([upstream.removeprefix("http://")], workdir / "nginx",
+                   connections_per_client=LOAD_CONNECTIONS_PER_CLIENT) as running:
+        log(f"nginx on {running.base} in front of {upstream} ({running.config})")
+        yield running.base
+
+
+def describe_front(direct: bool) -> str:
+    """What stands between wrk and gunicorn, for the report."""
+    if direct:
+        return "none (--direct: wrk talks to gunicorn)"
+    from deploy import nginx
+
+    version = subprocess.run([nginx.nginx_binary(), "-v"], capture_output=True, text=True)
+    return (f"{version.stderr.strip().removeprefix('nginx version: ')} with deploy/nginx.conf "
+            f"(request and response buffering), {LOAD_CONNECTIONS_PER_CLIENT} connections per "
+            f"client allowed")
 
 
 def wait_until_up(base: str, server: subprocess.Popen, timeout: float = 60) -> None:

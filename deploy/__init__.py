@@ -1,0 +1,1 @@
+"""Deployment configuration (nginx) and the helper that renders it: see deploy/nginx.py."""
