@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from directory import outbox
-from directory.credentials import services as credential_services
 from directory.extensions import db
 from directory.models import AuditEvent, Certification, OutboxMessage, User
 from directory.models.base import utcnow
