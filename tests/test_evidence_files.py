@@ -99,6 +99,42 @@ def no_pages() -> bytes:
     return out.getvalue()
 
 
+def classic_pdf(objects: list[bytes], trailer: str = "") -> bytes:
+    """A PDF of these objects (numbered from 1, the first is the catalog) and an xref table."""
+    out = b"%PDF-1.7\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R {trailer}>>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode()
+    return out
+
+
+def aes_locked_pdf() -> bytes:
+    """A PDF locked with AES-256 (revision 5) whose user password is empty, as certificates
+    "secured against changes" are: pypdf needs the cryptography package to open it."""
+    validation_salt, key_salt = b"v" * 8, b"k" * 8
+    user_key = hashlib.sha256(validation_salt).digest() + validation_salt + key_salt
+
+    def hexed(data: bytes) -> str:
+        return f"<{data.hex()}>"
+    encrypt = (
+        "<< /Filter /Standard /V 5 /R 5 /Length 256 /P -4 /StmF /StdCF /StrF /StdCF "
+        "/CF << /StdCF << /AuthEvent /DocOpen /CFM /AESV3 /Length 32 >> >> "
+        f"/O {hexed(b'o' * 48)} /U {hexed(user_key)} /OE {hexed(b'e' * 32)} "
+        f"/UE {hexed(b'u' * 32)} /Perms {hexed(b'p' * 16)} >>")
+    file_id = "<00112233445566778899aabbccddeeff>"
+    return classic_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+                        encrypt.encode()],
+                       trailer=f"/Encrypt 4 0 R /ID [{file_id} {file_id}] ")
+
+
 def pdf_in_object_stream(open_action_body: str, escape_names: bool = False) -> bytes:
     """A one-page PDF 1.5 whose objects (catalog, pages, action) sit in a compressed object
     stream, indexed by a cross-reference stream: their names are not in the file's bytes."""
@@ -237,6 +273,7 @@ REFUSED = {
     "encrypted-pdf": (lambda: rewritten(encrypted("secret")), "certificate.pdf", ENCRYPTED),
     "pdf-locked-by-owner-password": (lambda: rewritten(encrypted("", "owner")),
                                      "certificate.pdf", ENCRYPTED),
+    "pdf-locked-with-aes": (aes_locked_pdf, "certificate.pdf", ENCRYPTED),
     "pdf-without-pages": (no_pages, "certificate.pdf",
                           "That PDF has no pages. Upload the PDF of your certificate."),
     "png-20000x20000": (lambda: huge_png(20000, 20000), "scan.png",

@@ -31,8 +31,9 @@ ALLOWED = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
 PILLOW_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG"}
 PILLOW_READS_AS = {"PNG": {"PNG"}, "JPEG": {"JPEG", "MPO"}}  # MPO: a phone's JPEG with extra frames
 
-# A damaged PDF can make pypdf log a line per object it works around; we refuse such a file with a
-# message instead, so its notes would only fill the log.
+# pypdf logs a warning for each repair it makes to a damaged PDF (a hostile one can ask for
+# thousands); the check answers each upload with a message or keeps it, so those notes would only
+# fill the log.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 NOT_ALLOWED_TYPE = ("That file is not a PDF, PNG or JPEG (we check the content, not the name). "
@@ -140,6 +141,7 @@ def _check_image(data: bytes, mime: str) -> None:
                else unreadable)
     # Pillow warns (DecompressionBombWarning) above its own limit and about damaged chunks; those
     # are facts about this upload, answered below, never warnings for the log or the test run.
+    # (catch_warnings swaps process-wide state: fine in gunicorn's sync workers.)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -201,6 +203,7 @@ _ACTIVE_TYPES = {"/EmbeddedFile": "attached files", "/FileAttachment": "attached
 # compressed image stream will not match by chance.
 _ACTIVE_BYTES = re.compile(rb"/(JavaScript|Launch|EmbeddedFiles?|RichMedia)(?=[\s()<>\[\]{}/%]|$)")
 _AFTER_EOF = re.compile(rb"[\s\x00]*")
+_ENCRYPT = re.compile(rb"/Encrypt(?=[\s()<>\[\]{}/%])")  # in the trailer, never compressed
 
 
 def _check_pdf(data: bytes) -> None:
@@ -227,6 +230,10 @@ def _check_pdf(data: bytes) -> None:
     except EvidenceError:
         raise
     except Exception as exc:  # strict pypdf raises PdfReadError, but a hostile file finds others
+        if _ENCRYPT.search(data):
+            # pypdf tries the empty password first, and AES needs a library we do not install:
+            # a PDF that is only locked against changes fails here.
+            raise EvidenceError(ENCRYPTED_PDF) from exc
         raise EvidenceError(UNREADABLE_PDF) from exc
 
 
