@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from directory.config import Defaults
+from directory.links import trusted_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
@@ -47,8 +48,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     else:
         app.config.update(test_config)
 
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance = private_folder(Path(app.instance_path))
     if not app.config.get("SECRET_KEY"):
         if app.config.get("PRODUCTION"):
             raise RuntimeError("PRODUCTION is on but no SECRET_KEY is set: set "
@@ -62,6 +62,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
     parsed = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if parsed.get_backend_name() == "sqlite":
+        _private_sqlite_file(parsed.database, parsed.query)
         # A file, not a server: no connection to lose, so nothing to test before each use
         # (the test is a query per request). An in-memory database lives in one connection:
         # no pool to size either.
@@ -73,6 +74,8 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
             if key not in left_out}
     app.config["MAIL_OUTBOX"] = app.config.get("MAIL_OUTBOX") or str(instance / "outbox")
     app.config["UPLOAD_FOLDER"] = app.config.get("UPLOAD_FOLDER") or str(instance / "uploads")
+    # Requests naming another Host get a 400 (in production by default; see links.trusted_hosts).
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -85,6 +88,35 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def private_folder(path: Path) -> Path:
+    """The instance folder, readable by the app's user only (0o700): it holds the secret key,
+    the SQLite database and the mail with reset links. A folder of ours with a looser mode (the
+    repository's instance/ comes from git as 0o755) is tightened."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        status = path.stat()
+        if status.st_uid == os.geteuid() and status.st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError:
+        pass  # someone else's folder: its owner decides
+    return path
+
+
+def _private_sqlite_file(database: str | None, query) -> None:
+    """Create a SQLite database file that does not exist yet as an empty file of mode 0o600, so
+    SQLite (which gives its -wal and -shm files the database file's mode) never makes it
+    readable by others."""
+    if not database or database == ":memory:" or database.startswith("file:") or "uri" in query:
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite will say it cannot open the file
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # there already, or not ours to create: SQLite opens it or says why not
 
 
 def _instance_secret_key(instance: Path) -> str:

@@ -63,6 +63,11 @@ class Defaults:
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
     # (werkzeug's ProxyFix); 0 = the app faces the clients itself.
     PROXY_FIX = 0
+    # Host names the app answers; a request with any other Host header gets a 400 (the site's
+    # page). None: in production SITE_URL's host plus 127.0.0.1 and localhost (a health check on
+    # the machine itself); outside production any host. A list, or names separated by commas
+    # ("*": any host); a leading dot admits subdomains too (".example.org").
+    TRUSTED_HOSTS = None
     # Shared state between processes (rate-limit counters), e.g. redis://127.0.0.1:6379/0.
     REDIS_URL = None
 
@@ -106,6 +111,11 @@ class Defaults:
     # Evidence files may be 10 MB; a larger upload up to this size still gets a field message
     # (with the other typed values kept) instead of the bare "too large" page.
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+    # Every other request body (forms, the API): 1 MB, far more than any form needs; a larger
+    # one gets the 413 page. Only views marked @accepts_uploads (directory/security.py) take
+    # MAX_CONTENT_LENGTH. Flask's MAX_FORM_MEMORY_SIZE (500 kB for one text field) and
+    # MAX_FORM_PARTS (1,000 fields) apply to every form as well.
+    MAX_FORM_BODY = 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     # Shown in the footer and e-mails; an absolute base for links in e-mails sent from the CLI.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError, TooManyRequests
 
+from directory.links import site_adapter
 from directory.ratelimit import retry_after
 
 MESSAGES = {
@@ -27,7 +29,14 @@ CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_no
          413: "too_large", 429: "rate_limited", 500: "server_error", 503: "unavailable"}
 
 
+UNTRUSTED_HOST = "This site does not answer to that address."
+
+
 def _render(code: int, message: str):
+    if request_ctx and request_ctx.url_adapter is None:
+        # A Host outside TRUSTED_HOSTS leaves the request no URL adapter: the page's links
+        # are built against SITE_URL instead.
+        request_ctx.url_adapter = site_adapter()
     if request.path.startswith("/api/"):
         return jsonify(error={"code": CODES.get(code, "error"), "message": message,
                               "field": None}), code
@@ -67,7 +76,18 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         code = error.code or 500
-        return _render(code, MESSAGES.get(code, error.description or "Error"))
+        response = make_response(_render(code, MESSAGES.get(code, error.description or "Error")))
+        # The exception's own headers, but the page's type: Allow on a 405 (the methods the
+        # address takes), WWW-Authenticate, Retry-After.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):
+        """A Host header outside TRUSTED_HOSTS (or none this site could name): 400."""
+        return _render(400, UNTRUSTED_HOST)
 
     @app.errorhandler(TooManyRequests)
     def too_many_requests(error: TooManyRequests):

@@ -1,10 +1,14 @@
-"""Security headers on every response, and Secure cookies in production."""
+"""HTTP hygiene in one place: security headers on every response, no-store on private ones,
+the request body limit, and Secure cookies in production."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+import flask
+from flask import Flask, Response, current_app, g, request
+
+from directory.security import takes_uploads
 
 # The evidence file is shown in an <iframe> on the admin's certification page.
 FRAMEABLE_ENDPOINTS = frozenset({"certifications.evidence_file"})
@@ -46,8 +50,49 @@ def content_security_policy(map_tile_url: str | None) -> str:
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
+class Request(flask.Request):
+    """The app's request: its body may be MAX_FORM_BODY (1 MB) long, MAX_CONTENT_LENGTH (32 MB)
+    for a view marked @accepts_uploads. Decided when the body is first read, whoever reads it
+    first (the CSRF check and the rate limits read the form before the view does)."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        """The limit for this request's body (a view may still set its own)."""
+        if self._max_content_length is not None:
+            return self._max_content_length
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        view = current_app.view_functions.get(self.url_rule.endpoint) if self.url_rule else None
+        if view is not None and takes_uploads(view):
+            return limit
+        form_limit = current_app.config.get("MAX_FORM_BODY")
+        if form_limit is None:
+            return limit
+        return form_limit if limit is None else min(limit, form_limit)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def is_private(access: str | None, blueprint: str | None) -> bool:
+    """True for a response no cache may keep (Cache-Control: no-store), when it is not one made
+    for a logged-in user (those always are): a view only some may use (any access but
+    "public": a role, a login, or anonymous only) and every account page (login, sign-up,
+    password reset and the links e-mailed with a token)."""
+    return (access is not None and access != "public") or blueprint == "accounts"
+
+
+def made_for_a_user() -> bool:
+    """True when this request looked up who is logged in and found someone. A response that never
+    asked (a static file, /healthz) shows nobody's data and keeps its caching."""
+    user = g.get("_login_user")  # set by Flask-Login once the request has loaded the user
+    return user is not None and user.is_authenticated
+
+
 def register(app: Flask) -> None:
-    """Add the security headers to every response; Secure cookies when PRODUCTION is on."""
+    """Add the security headers to every response, no-store to private ones; the body limit;
+    Secure cookies when PRODUCTION is on."""
+    app.request_class = Request
     if app.config.get("PRODUCTION"):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
@@ -73,4 +118,8 @@ def register(app: Flask) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if hsts and request.is_secure:
             response.headers["Strict-Transport-Security"] = hsts
+        view = app.view_functions.get(request.url_rule.endpoint) if request.url_rule else None
+        if made_for_a_user() or is_private(getattr(view, "access", None), request.blueprint):
+            if "no-store" not in response.headers.get("Cache-Control", ""):
+                response.headers["Cache-Control"] = "no-store"
         return response

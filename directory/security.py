@@ -1,4 +1,4 @@
-"""Authorization: one decorator per role, and safe redirects."""
+"""Authorization: one decorator per role, the upload views' mark, and safe redirects."""
 
 from __future__ import annotations
 
@@ -72,6 +72,18 @@ def public(view):
     """Marks a view open to everyone, so the route table test knows it is deliberate."""
     view.access = "public"
     return view
+
+
+def accepts_uploads(view):
+    """Marks a view that takes file uploads: its request body may be MAX_CONTENT_LENGTH
+    (32 MB), where every other view's stops at MAX_FORM_BODY (see headers.Request)."""
+    view.accepts_uploads = True
+    return view
+
+
+def takes_uploads(view) -> bool:
+    """True for a view marked with @accepts_uploads (under its authorization decorator too)."""
+    return bool(getattr(view, "accepts_uploads", False))
 
 
 def home_for(user) -> str:

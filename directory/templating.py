@@ -8,6 +8,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 
 from directory import vocab
+from directory.links import absolute_url
 
 
 def format_date(value: date | datetime | None) -> str:
@@ -46,4 +47,5 @@ def register(app: Flask) -> None:
         region_name=vocab.region_name,
         language_name=vocab.language_name,
         qr_svg=qr_svg,
+        absolute_url=absolute_url,  # links from SITE_URL, never the request's Host
     )

@@ -56,7 +56,8 @@ def test_search_by_postcode_matches_the_document(client, spec, denver):
     assert item["id"] == denver["near"] and item["name"] == "Near Downtown"
     assert item["distance_km"] < 2
     assert item["location"]["name"] == "Near Downtown Clinic"
-    assert item["certifications"][0]["verify_url"].startswith("http://localhost/verify/")
+    assert item["certifications"][0]["verify_url"].startswith("http://127.0.0.1:5000/verify/")
+    assert item["url"].startswith("http://127.0.0.1:5000/p/")  # SITE_URL, not the Host
 
 
 def test_search_by_coordinates_with_filters(client, spec, denver):
@@ -94,7 +95,10 @@ def test_ambiguous_place_lists_candidates(client, spec):
 
 @pytest.mark.parametrize(("query", "field", "code"), [
     ("near=zzzzqqq", "near", "unknown_place"),
-    ("", "near", "invalid_parameter"),
+    ("", "near", "place_required"),
+    ("near=+&country=US", "near", "place_required"),
+    ("lat=39.7", "near", "place_required"),
+    ("lat=abc&lng=1", "lat", "invalid_parameter"),
     ("near=80202&radius=-1", "radius", "invalid_parameter"),
     ("near=80202&radius=10000", "radius", "invalid_parameter"),
     ("near=200,10", "near", "unknown_place"),
@@ -210,3 +214,23 @@ def test_the_radius_limit_is_in_the_unit_the_place_decides(client, denver):
         "message": "Choose a distance from 1 to 311 miles."}
     km = client.get("/api/v1/practitioners?near=80202&radius=400&unit=km")
     assert km.status_code == 200 and km.get_json()["radius_km"] == 400
+
+
+@pytest.mark.parametrize("query", ["", "country=US&radius=10", "lng=-104.99", "near=%20"])
+def test_a_search_without_a_place_is_the_documented_400(client, spec, query):
+    """The document says a search needs near, or lat and lng, and what the answer is without."""
+    operation = spec["paths"]["/practitioners"]["get"]
+    assert "place_required" in operation["description"]
+    assert "place_required" in operation["responses"]["400"]["description"]
+    for name in ("near", "lat", "lng"):
+        (parameter,) = (p for p in operation["parameters"] if p["name"] == name)
+        assert "place_required" in parameter["description"], name
+    assert "place_required" in spec["components"]["schemas"]["Error"]["properties"]["error"][
+        "properties"]["code"]["enum"]
+
+    response = client.get(f"/api/v1/practitioners?{query}")
+    assert response.status_code == 400
+    check(spec, "Error", response.get_json())
+    assert response.get_json()["error"] == {
+        "code": "place_required", "field": "near",
+        "message": 'Give near (a postcode, a place or "lat,lng"), or lat and lng together.'}

@@ -33,9 +33,10 @@ CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conform
                response_schema_conformance]
 CHECKS = {GenerationMode.POSITIVE: CONFORMANCE,
           GenerationMode.NEGATIVE: [*CONFORMANCE, negative_data_rejection]}
-# Places the seeded practitioners are near, and ones that are not places at all.
+# Places the seeded practitioners are near, and ones that are not places at all; None leaves
+# the generated query as it is, often without a place (the documented 400 place_required).
 PLACES = ["80202", "Denver, CO", f"{DENVER[0]},{DENVER[1]}", "0,0", "SW1A", "M5V", "3000",
-          "Portland", "zzzzqqq"]
+          "Portland", "zzzzqqq", None, None]
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -59,9 +60,18 @@ def test_the_document_describes_every_api_route(app, api_schema):
     assert routes - {"/openapi.json"} == {SEARCH[0], ONE[0]}
 
 
-def with_a_place(case, place: str):
+def lacks_a_place(query: dict | None) -> bool:
     """The one rule the document states in words (a query's parameters cannot say it): a search
     gives `near`, or `lat` and `lng` together."""
+    query = query or {}
+    has_coordinates = query.get("lat") is not None and query.get("lng") is not None
+    return not has_coordinates and not str(query.get("near") or "").strip()
+
+
+def with_a_place(case, place: str | None):
+    """The case with a place to search near, half the time; None: the case as generated."""
+    if place is None:
+        return case
     query = case.query if case.query is not None else {}
     has_lat, has_lng = query.get("lat") is not None, query.get("lng") is not None
     if has_lat != has_lng:
@@ -76,8 +86,11 @@ def with_a_place(case, place: str):
 
 def refused_for_a_documented_reason(case, body: dict) -> bool:
     """A valid search may still be answered 400 for what only the words of the document say:
-    a place nobody knows or several match, a page past the last one, a radius over 311 miles."""
+    no place at all, a place nobody knows or several match, a page past the last one, a radius
+    over 311 miles."""
     error = body["error"]
+    if lacks_a_place(case.query):
+        return error["code"] == "place_required" and error["field"] == "near"
     if error["code"] in ("unknown_place", "ambiguous_place"):
         return True
     if error["field"] == "page" and error["message"].startswith(("There is only",
@@ -93,16 +106,24 @@ def test_every_search_answer_matches_the_document(api_schema, mode):
     if mode is GenerationMode.POSITIVE:
         strategy = st.builds(with_a_place, strategy, st.sampled_from(PLACES))
 
+    answers = {"with a place": set(), "without": set()}
+
     @SETTINGS
     @given(case=strategy)
     def run(case):
         response = case.call_and_validate(checks=CHECKS[mode])
+        answers["without" if lacks_a_place(case.query) else "with a place"].add(
+            response.status_code)
         if mode is GenerationMode.POSITIVE:
             assert response.status_code in (200, 400), response.text
             if response.status_code == 400:
                 assert refused_for_a_documented_reason(case, response.json()), response.text
 
     run()
+    if mode is GenerationMode.POSITIVE:
+        # Both sides of the rule were tried: searches with a place answered, and without one
+        # refused as the document says.
+        assert answers == {"with a place": {200, 400}, "without": {400}}, answers
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

@@ -389,7 +389,8 @@ def cookies(response) -> dict[str, str]:
 
 
 def test_production_cookies_are_secure(migrated_database, tmp_path, app, jane):
-    prod = create_app(base_config(migrated_database, tmp_path) | {"PRODUCTION": True})
+    prod = create_app(base_config(migrated_database, tmp_path)
+                      | {"PRODUCTION": True, "SITE_URL": "https://directory.example.org"})
     response = prod.test_client().post("/account/login", base_url="https://directory.example.org",
                                        data={"email": JANE, "password": factories.PASSWORD,
                                              "remember": "y"})

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from directory import vocab
+from directory.errors import CODES
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 NO_NUL = "^[^\\u0000]*$"  # text never holds a NUL character (PostgreSQL refuses it)
+# The codes of the API's own 400 answers; the others are the site's (directory/errors.py).
+SEARCH_ERRORS = {
+    "invalid_parameter": "a parameter that is not valid: its name is in field",
+    "place_required": "no place to search near: neither near nor lat and lng were given",
+    "unknown_place": "a place nobody knows",
+    "ambiguous_place": "a place several places match: candidates lists them",
+}
 
 
 def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
@@ -15,13 +23,14 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
 
 
 def openapi_document(server: str) -> dict:
-    """The document, with this server's address."""
+    """The document, with the API's address (SITE_URL's /api/v1)."""
     error = {
         "type": "object", "required": ["error"], "additionalProperties": False,
         "properties": {"error": {
             "type": "object", "required": ["code", "message", "field"],
             "properties": {
-                "code": {"type": "string"},
+                "code": {"type": "string",
+                         "enum": sorted({*SEARCH_ERRORS, *CODES.values(), "error"})},
                 "message": {"type": "string"},
                 "field": NULLABLE_STRING,
                 "candidates": {"type": "array", "items": {"$ref": "#/components/schemas/Place"}},
@@ -120,17 +129,23 @@ def openapi_document(server: str) -> dict:
         "headers": {"Retry-After": {"description": "Seconds to wait before asking again.",
                                     "schema": {"type": "integer", "minimum": 0}}},
         "content": error_content}
-    bad_request = {"description": "Invalid parameter, unknown or ambiguous place",
-                   "content": error_content}
+    bad_request = {
+        "description": "Refused, with the reason in code: "
+                       + "; ".join(f"{code}: {why}" for code, why in SEARCH_ERRORS.items())
+                       + "; a page past the last one (invalid_parameter, field page).",
+        "content": error_content}
     search_params = [
         _query("near", "A postcode (10001, SW1A, M5V, 3000, D02), a place (\"Boulder, CO\") or "
-               "\"lat,lng\". Required unless lat and lng are given. A place nobody knows is "
-               "a 400 unknown_place; one that several places match, a 400 ambiguous_place "
-               "with the candidates.",
+               "\"lat,lng\". A search needs a place: near, or lat and lng together; with "
+               "neither, the answer is a 400 place_required. A place nobody knows is a 400 "
+               "unknown_place; one that several places match, a 400 ambiguous_place with the "
+               "candidates.",
                {"type": "string", "maxLength": 200, "pattern": NO_NUL}),
-        _query("lat", "Latitude, instead of near: lat and lng come together or not at all.",
+        _query("lat", "Latitude, instead of near: lat and lng come together or not at all "
+               "(without near, a 400 place_required).",
                {"type": "number", "minimum": -90, "maximum": 90}),
-        _query("lng", "Longitude, with lat.", {"type": "number", "minimum": -180, "maximum": 180}),
+        _query("lng", "Longitude, with lat (without near, a 400 place_required).",
+               {"type": "number", "minimum": -180, "maximum": 180}),
         _query("country", "Where to look up near.",
                {"type": "string", "enum": ["", "US", "AU", "GB", "CA", "NZ", "IE"]}),
         _query("radius", "Distance in the unit (default 25): at most 500 km, or 311 miles.",
@@ -158,11 +173,14 @@ def openapi_document(server: str) -> dict:
         "info": {"title": "Dry Needling Directory API", "version": "1.0.0",
                  "description": "Practitioners whose dry needling training an administrator "
                                 "verified. Read-only; no authentication."},
-        "servers": [{"url": f"{server}/api/v1"}],
+        "servers": [{"url": server}],
         "paths": {
             "/practitioners": {"get": {
                 "operationId": "searchPractitioners",
                 "summary": "Listed practitioners near a place, nearest first",
+                "description": "One of near, or lat and lng together, is required (a query's "
+                               "parameters cannot say so in the schema): without a place the "
+                               "answer is a 400 place_required.",
                 "parameters": search_params,
                 "responses": {
                     "200": {"description": "A page of results", "content": {

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from directory import geo, listing
 from directory.api.openapi import openapi_document
 from directory.credentials.rules import verdict_for
 from directory.extensions import csrf, db
+from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
 from directory.public import search_form
 from directory.security import public
@@ -19,6 +20,7 @@ csrf.exempt(bp)
 # true or false, and numbers or nothing, as its document says.
 BOOLEAN_PARAMETERS = ("accepting", "accessible")
 NUMBER_PARAMETERS = ("lat", "lng", "radius", "page", "per_page")
+PLACE_REQUIRED = "Give near (a postcode, a place or \"lat,lng\"), or lat and lng together."
 
 
 @bp.after_request
@@ -59,7 +61,7 @@ def certification_json(cert: Certification) -> dict:
         "level": cert.level or (program.level if program else None),
         "verified_on": cert.verified_at.date().isoformat() if cert.verified_at else None,
         "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
-        "verify_url": url_for("public.verify_code", code=cert.public_code, _external=True),
+        "verify_url": absolute_url("public.verify_code", code=cert.public_code),
     }
 
 
@@ -76,6 +78,11 @@ def practitioners():
     form = search_form.SearchForm(request.args)
     if not form.validate():
         field = next(f for f in form if f.errors)
+        if field is form.near and not form.near.data:
+            # No place: what to say, unless lat or lng was given but is not a number.
+            field = next((f for f in (form.lat, form.lng) if f.process_errors), None)
+            if field is None:
+                return error(PLACE_REQUIRED, "near", code="place_required")
         return error(field.errors[0], field.name)
     try:
         origin, results, _unit = search_form.run(form)
@@ -94,7 +101,7 @@ def practitioners():
         items=[{
             "id": h.practitioner.id, "name": h.practitioner.full_name,
             "profession": h.practitioner.profession,
-            "url": url_for("public.practitioner", slug=h.practitioner.slug, _external=True),
+            "url": absolute_url("public.practitioner", slug=h.practitioner.slug),
             "distance_km": round(h.distance_km, 3),
             "location": location_json(h.location),
             "certifications": [certification_json(c) for c in h.certifications],
@@ -114,7 +121,7 @@ def practitioner(practitioner_id: int):
     verdict = verdict_for(p)
     return jsonify(
         id=p.id, name=p.full_name, post_nominals=p.post_nominals, profession=p.profession,
-        url=url_for("public.practitioner", slug=p.slug, _external=True),
+        url=absolute_url("public.practitioner", slug=p.slug),
         accepting_new_patients=p.accepting_new_patients, languages=p.languages,
         techniques=p.techniques, conditions=p.conditions, demo=p.is_demo,
         locations=[location_json(loc) for loc in p.locations],
@@ -132,4 +139,4 @@ def practitioner(practitioner_id: int):
 @public
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(request.host_url.rstrip("/")))
+    return jsonify(openapi_document(site_root() + bp.url_prefix))

@@ -33,9 +33,19 @@ class Pending:
 
 
 def _folder() -> Path:
+    """UPLOAD_FOLDER/imports, readable by the app's user only (the files hold personal data)."""
     folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)  # made by an older version with the default mode
     return folder
+
+
+def _write(path: Path, data: bytes) -> None:
+    """A new file of mode 0o600, whatever the process's umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def keep(data: bytes, admin_id: int, name: str) -> Pending:
@@ -44,9 +54,9 @@ def keep(data: bytes, admin_id: int, name: str) -> Pending:
     token = secrets.token_hex(16)
     digest = hashlib.sha256(data).hexdigest()
     folder = _folder()
-    (folder / f"{token}.csv").write_bytes(data)
-    (folder / f"{token}.json").write_text(json.dumps(
-        {"admin_id": admin_id, "sha256": digest, "name": name[:200], "at": time.time()}))
+    _write(folder / f"{token}.csv", data)
+    _write(folder / f"{token}.json", json.dumps(
+        {"admin_id": admin_id, "sha256": digest, "name": name[:200], "at": time.time()}).encode())
     return Pending(token, data, name[:200], digest)
 
 

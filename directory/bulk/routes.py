@@ -17,7 +17,7 @@ from flask_login import current_user
 from directory.bulk import columns, exporter, importer, pending
 from directory.bulk.forms import ConfirmForm, UploadForm
 from directory.models.base import utcnow
-from directory.security import admin_required
+from directory.security import accepts_uploads, admin_required
 
 bp = Blueprint("bulk", __name__, url_prefix="/admin/bulk")
 
@@ -49,6 +49,7 @@ def _read(upload) -> tuple[bytes | None, str | None]:
 
 @bp.route("/", methods=["GET", "POST"])
 @admin_required
+@accepts_uploads
 def index():
     """Upload a CSV for a dry run and see the report; the column format; export links."""
     form = UploadForm()

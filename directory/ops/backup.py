@@ -53,6 +53,7 @@ def backup_database(target: Path) -> int:
     if not target.parent.is_dir():
         raise BackupError(f"The folder {target.parent} does not exist.")
     # Written beside the target and renamed into place: a failed backup leaves no partial file.
+    # mkstemp makes it 0o600 (the app's user only), and the rename keeps that mode.
     fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(fd)
     try:

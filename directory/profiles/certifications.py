@@ -21,7 +21,7 @@ from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import Certification, TrainingProgram
 from directory.profiles.cert_forms import CertificationForm
-from directory.security import login_required, practitioner_required
+from directory.security import accepts_uploads, login_required, practitioner_required
 
 bp = Blueprint("certifications", __name__, url_prefix="/certifications")
 
@@ -61,6 +61,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @practitioner_required
+@accepts_uploads
 def new():
     """Submit a certification with its evidence."""
     form = CertificationForm(programs=services.active_programs())
@@ -80,6 +81,7 @@ def new():
 
 @bp.route("/<int:cert_id>/edit", methods=["GET", "POST"])
 @practitioner_required
+@accepts_uploads
 def edit(cert_id: int):
     """Change a certification; a verified one goes back to review."""
     cert = _own(cert_id)
