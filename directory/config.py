@@ -83,7 +83,14 @@ class Defaults:
     # log in); from all addresses together, a cap on distributed guessing.
     RATELIMIT_LOGIN_ACCOUNT = "5 per 10 minutes; 20 per day"
     RATELIMIT_LOGIN_ACCOUNT_ANYWHERE = "200 per day"
+    # A browser that presents a device cookie for the account (it logged in to it before) is
+    # counted per device cookie instead of by the two limits above: guessing from elsewhere
+    # cannot lock the owner out (OWASP device cookies, accounts/devices.py).
+    RATELIMIT_LOGIN_DEVICE = "5 per 10 minutes; 20 per day"
     RATELIMIT_SIGNUP = "5 per 10 minutes; 20 per day"  # sign-up forms sent, per client address
+    # Sign-ups for one e-mail address (each sends it a message), from anywhere.
+    RATELIMIT_SIGNUP_ACCOUNT = "3 per hour; 10 per day"
+    RATELIMIT_CONFIRM_RESEND = "3 per hour; 10 per day"  # new confirmation links, per account
     RATELIMIT_RESET_REQUEST = "5 per 10 minutes; 30 per day"  # reset requests, per address
     # Reset e-mails asked for one e-mail address: from one client address, and from all.
     RATELIMIT_RESET_ACCOUNT = "3 per hour"

@@ -6,15 +6,15 @@ and read from the configuration at request time, so each deployment can tune the
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from directory.accounts import devices
 from directory.extensions import limiter
 
 _limited_blueprints: set[str] = set()
@@ -28,20 +28,42 @@ def client_address() -> str:
 def submitted_email() -> str:
     """The e-mail address typed into the form, as a key: the same whether or not it has an account.
 
-    Hashed, so the counters' storage holds no addresses.
+    Normalised as accounts store addresses (`Jane@Ｅxample.com` is jane@example.com), and
+    hashed, so the counters' storage holds no addresses.
     """
-    try:
-        email = request.form.get("email") or ""
-    except HTTPException:  # too large or malformed: the view answers that (413, 400)
-        email = ""
-    email = email.strip().lower()
-    return "email:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
+    return "email:" + devices.account_key(devices.submitted_email())
 
 
 def submitted_email_at_address() -> str:
     """The typed e-mail address together with the client's address: one attacker's failures
     lock that address out of that account, not the account's owner elsewhere."""
     return f"{submitted_email()}|{client_address()}"
+
+
+def trusted_device() -> bool:
+    """This login attempt presents a valid device cookie for the account typed: it is counted
+    per device cookie, not against the account's counters for untrusted clients."""
+    return devices.presented_nonce() is not None
+
+
+def untrusted_client() -> bool:
+    """No valid device cookie for the account typed."""
+    return not trusted_device()
+
+
+def device_key() -> str:
+    """The device cookie presented, as a key (its nonce; a new login gives a new one)."""
+    return f"device:{devices.presented_nonce()}"
+
+
+def current_account() -> str:
+    """The logged-in account, as a key."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else "user:-"
+
+
+def anonymous() -> bool:
+    """Nobody is logged in (such a request is sent to the login page, not counted)."""
+    return not current_user.is_authenticated
 
 
 def setting(name: str) -> Callable[[], str]:

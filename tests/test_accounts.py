@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from directory.accounts import services
 from directory.accounts.passwords import verify_password
 from directory.extensions import db
-from directory.models import AuditEvent, User
+from directory.models import AuditEvent, Practitioner, User
+from directory.models.base import utcnow
 from tests.factories import PASSWORD, make_admin, make_user
 
 NEW_PASSWORD = "lantern orbit marmalade 42"
@@ -154,10 +155,25 @@ def signup_data(**overrides) -> dict:
             "confirm": NEW_PASSWORD} | overrides
 
 
-def test_signup_creates_a_practitioner_logs_in_and_sends_a_confirmation(app, client, outbox):
-    response = client.post("/account/signup", data=signup_data())
+CHECK_INBOX = "Check your inbox"
+
+
+def sent_page(client, response) -> str:
+    """The page sign-up sends a browser to, as text without the address."""
     assert response.status_code == 302
-    assert response.location == "/dashboard"
+    assert response.location == "/account/signup/sent"
+    page = client.get(response.location)
+    assert page.status_code == 200
+    return page.text
+
+
+def test_signup_creates_a_practitioner_and_sends_a_confirmation_that_logs_in(app, client,
+                                                                              outbox):
+    response = client.post("/account/signup", data=signup_data())
+    page = sent_page(client, response)
+    assert CHECK_INBOX in page
+    assert f"We sent a link to <strong>{JANE}</strong>." in page
+    assert not is_logged_in(client)  # not before the address is confirmed
 
     stored = account(app, JANE)
     assert stored["role"] == "practitioner"
@@ -169,12 +185,6 @@ def test_signup_creates_a_practitioner_logs_in_and_sends_a_confirmation(app, cli
         assert verify_password(stored["password_hash"], NEW_PASSWORD)
     assert [e["subject_id"] for e in audit(app, "account.signed_up")] == [stored["id"]]
 
-    page = client.get("/dashboard")
-    assert page.status_code == 200
-    assert (f"Welcome! We sent a confirmation link to {JANE}. Follow it to confirm your address."
-            in flashes(page))
-    assert "Hello, Jane Doe" in page.text
-
     [message] = outbox.messages()
     assert message["To"] == JANE
     assert message["Subject"].startswith("Confirm your e-mail address")
@@ -184,11 +194,19 @@ def test_signup_creates_a_practitioner_logs_in_and_sends_a_confirmation(app, cli
     link = outbox.link(message)
     assert link.startswith("/account/confirm/")
 
+    # In the browser that signed up, the link confirms and logs in.
     confirmed = client.get(link, follow_redirects=True)
     assert confirmed.request.path == "/dashboard"
     assert f"Thank you: {JANE} is confirmed." in flashes(confirmed)
+    assert "Hello, Jane Doe" in confirmed.text
     assert account(app, JANE)["confirmed"]
     assert len(audit(app, "account.email_confirmed")) == 1
+
+    # Once: after logging out, the same link in the same browser logs in no more.
+    client.post("/account/logout")
+    again = client.get(link, follow_redirects=True)
+    assert again.request.path == "/account/login"
+    assert not is_logged_in(client)
 
 
 def test_confirmation_link_works_in_a_logged_out_browser(app, client, outbox):
@@ -198,6 +216,11 @@ def test_confirmation_link_works_in_a_logged_out_browser(app, client, outbox):
     assert response.request.path == "/account/login"
     assert f"Thank you: {JANE} is confirmed." in flashes(response)
     assert account(app, JANE)["confirmed"]
+    assert not is_logged_in(other_browser)  # a link alone (a mail scanner's visit) logs no one in
+    # The browser that signed up is not logged in by it afterwards either (it is used).
+    assert client.get(outbox.link(outbox.last(JANE)), follow_redirects=True
+                      ).request.path == "/account/login"
+    assert not is_logged_in(client)
 
 
 def test_signup_makes_each_slug_unique_and_ascii(app):
@@ -215,6 +238,45 @@ def test_signup_stores_the_email_lower_case(app, client):
     assert account(app, "jane.doe@example.com") is not None
     assert user_count(app) == 1
     assert can_log_in(app, "JANE.DOE@example.com", NEW_PASSWORD)
+
+
+FULLWIDTH = "Bob@ｅｘａｍｐｌｅ.net"  # the domain in fullwidth letters: example.net
+
+
+def test_addresses_are_stored_and_compared_in_one_normalised_form(app, runner, outbox):
+    """`bob@ｅｘａｍｐｌｅ.net` is bob@example.net everywhere: sign-up, login, reset, change of
+    address and create-admin."""
+    assert services.normalise_email(" Bob@ｅｘａｍｐｌｅ.NET ") == "bob@example.net"
+    assert services.normalise_email("ｂｏｂ@Bücher.de") == "bob@bücher.de"
+    assert services.normalise_email("bob@xn--bcher-kva.de") == "bob@bücher.de"
+    assert services.normalise_email("not an address") == "not an address"
+
+    client = app.test_client()
+    client.post("/account/signup", data=signup_data(email=FULLWIDTH))
+    assert account(app, "bob@example.net") is not None
+    client.post("/account/signup", data=signup_data(email="bob@example.net"))
+    assert user_count(app) == 1  # no second account beside it
+    client.get(outbox.link(outbox.last("bob@example.net")))  # confirmed
+    assert can_log_in(app, "bob@example.net", NEW_PASSWORD)
+    assert can_log_in(app, FULLWIDTH, NEW_PASSWORD)
+
+    app.test_client().post("/account/forgot", data={"email": FULLWIDTH})
+    assert outbox.last("bob@example.net")["Subject"].startswith("Reset your password")
+
+    with app.app_context():
+        make_user("taken@example.com")
+    browser = app.test_client()
+    browser.post("/account/login", data={"email": "bob@example.net", "password": NEW_PASSWORD})
+    response = change_email(browser, "taken@ｅｘａｍｐｌｅ.com", NEW_PASSWORD)
+    assert field_error(response, "em-email") == TAKEN
+
+    result = runner.invoke(args=["create-admin", "Boss@ｅｘａｍｐｌｅ.org"],
+                           env={"DIRECTORY_ADMIN_PASSWORD": NEW_PASSWORD})
+    assert result.exit_code == 0, result.output
+    assert account(app, "boss@example.org")["role"] == "admin"
+    result = runner.invoke(args=["create-admin", "boss@example.org"],
+                           env={"DIRECTORY_ADMIN_PASSWORD": NEW_PASSWORD})
+    assert f"Error: {TAKEN}" in result.output
 
 
 @pytest.mark.parametrize(("overrides", "field", "message"), [
@@ -263,16 +325,50 @@ def test_signup_field_rules(app, client, outbox, overrides, field, message):
     assert not is_logged_in(client)
 
 
-@pytest.mark.parametrize("typed", ["jane@example.com", "Jane@Example.com", "JANE@EXAMPLE.COM"])
-def test_signup_refuses_an_address_in_use_whatever_its_case(app, client, jane, typed):
-    response = client.post("/account/signup", data=signup_data(email=typed))
-    assert response.status_code == 200
-    assert field_error(response, "email") == (
-        "An account with that e-mail address already exists. Log in or reset your password.")
-    assert input_value(response, "email") == typed
-    assert user_count(app) == 1
+@pytest.mark.parametrize("typed", ["jane@example.com", "Jane@Example.com", "JANE@EXAMPLE.COM",
+                                   "jane@ｅｘａｍｐｌｅ.com"])
+def test_signup_with_an_address_in_use_answers_alike_and_tells_its_owner(app, jane, outbox,
+                                                                          typed):
+    """Nobody learns from sign-up whether an address has an account: the same answer, no login,
+    and the owner gets a note instead of a confirmation link."""
+    taken = app.test_client()
+    free = app.test_client()
+    taken_page = sent_page(taken, taken.post("/account/signup", data=signup_data(email=typed)))
+    free_page = sent_page(free, free.post("/account/signup",
+                                          data=signup_data(email="fresh@example.com")))
+    assert taken_page.replace(JANE, "ADDRESS") == free_page.replace("fresh@example.com",
+                                                                    "ADDRESS")
+    assert CHECK_INBOX in taken_page
+    assert not is_logged_in(taken)
+    assert not is_logged_in(free)
+    assert user_count(app) == 2  # Jane and fresh@: no second account for Jane's address
     assert can_log_in(app, JANE, PASSWORD)  # the existing account is untouched
     assert not can_log_in(app, JANE, NEW_PASSWORD)
+
+    [note] = [m for m in outbox.messages() if m["To"] == JANE]
+    assert note["Subject"].startswith("Someone tried to sign up with your address")
+    body = note.get_payload(decode=True).decode()
+    assert "which already has an account" in body
+    assert "http://127.0.0.1:5000/account/login" in body
+    assert "http://127.0.0.1:5000/account/forgot" in body
+    assert "/account/confirm/" not in body
+    assert outbox.last("fresh@example.com")["Subject"].startswith("Confirm your e-mail address")
+
+
+def test_signup_with_an_address_in_use_takes_as_long(app, jane):
+    """Both answers hash the password, write a message and commit: neither is much faster."""
+    import time
+
+    app.config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha256:200000"  # a hash that costs time
+    timings = {"taken": [], "free": []}
+    for n in range(5):
+        for kind, email in (("taken", JANE), ("free", f"new{n}@example.com")):
+            client = app.test_client()
+            start = time.perf_counter()
+            client.post("/account/signup", data=signup_data(email=email))
+            timings[kind].append(time.perf_counter() - start)
+    taken, free = sorted(timings["taken"])[2], sorted(timings["free"])[2]
+    assert taken > 0.5 * free, timings
 
 
 @pytest.mark.parametrize(("field", "message"), [
@@ -289,7 +385,7 @@ def test_signup_with_10000_characters_gives_a_message(app, client, field, messag
     assert user_count(app) == 0
 
 
-def test_signup_ignores_a_role_and_other_fields_it_does_not_offer(app, client):
+def test_signup_ignores_a_role_and_other_fields_it_does_not_offer(app, client, outbox):
     response = client.post("/account/signup", data=signup_data(
         role="admin", is_admin="y", email_confirmed_at="2020-01-01T00:00:00",
         is_active="0", session_version="99"))
@@ -297,6 +393,8 @@ def test_signup_ignores_a_role_and_other_fields_it_does_not_offer(app, client):
     stored = account(app, JANE)
     assert stored["role"] == "practitioner"
     assert not stored["confirmed"]
+    client.get(outbox.link(outbox.last(JANE)))  # confirmed and logged in
+    assert is_logged_in(client)
     assert client.get("/admin/").status_code == 403
 
 
@@ -633,6 +731,36 @@ def test_forgot_password_field_rules(client, outbox, email, message):
     assert outbox.messages() == []
 
 
+def test_the_reset_request_does_not_wait_for_the_mail_server(migrated_database, tmp_path, app,
+                                                             jane):
+    """The answer comes without talking to SMTP (here a closed port), known address or not:
+    the message waits in the outbox for the sender."""
+    import socket
+    import time
+
+    from directory import create_app
+    from directory.models import OutboxMessage
+    from tests.conftest import base_config
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = create_app(base_config(migrated_database, tmp_path) | {
+        "MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port,
+        "MAIL_TIMEOUT": 5})
+    client = smtp.test_client()
+    for email in (JANE, "nobody@example.com"):
+        start = time.perf_counter()
+        response = client.post("/account/forgot", data={"email": email})
+        assert response.status_code == 302
+        assert time.perf_counter() - start < 2
+    with smtp.app_context():
+        queued = db.session.scalars(select(OutboxMessage)).all()
+        assert [(m.to_address, m.status, m.attempts) for m in queued] == [(JANE, "pending", 0)]
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _reset_link(client, outbox, email: str = JANE) -> str:
     client.post("/account/forgot", data={"email": email}, follow_redirects=True)
     return outbox.link(outbox.last(email))
@@ -737,6 +865,34 @@ def test_reset_logs_out_every_session(app, client, auth, jane, outbox):
     other.delete_cookie("session")  # nor does the remember-me cookie bring it back
     assert other.get("/dashboard").location.startswith("/account/login")
     assert client.get("/dashboard").location.startswith("/account/login")
+
+
+def test_a_reset_link_stops_working_when_the_address_changes(app, client, jane, outbox):
+    """The link was sent to the old address: whoever reads that mailbox later cannot use it,
+    not even once the account has moved back to that address."""
+    link = _reset_link(app.test_client(), outbox)
+    assert client.get(link).status_code == 200
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == JANE))
+        token = token_of(_change_link(app, user, "jane.new@example.com", outbox))
+        services.confirm_email_change(token)
+    refused = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+                          follow_redirects=True)
+    assert refused.request.path == "/account/forgot"
+    assert flashes(refused) == [RESET_USED]
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "jane.new@example.com"))
+        services.confirm_email_change(token_of(_change_link(app, user, JANE, outbox)))
+    assert client.get(link, follow_redirects=True).request.path == "/account/forgot"
+    assert can_log_in(app, JANE, PASSWORD)
+    assert not can_log_in(app, JANE, NEW_PASSWORD)
+
+
+def _change_link(app, user: User, new_email: str, outbox) -> str:
+    """Ask for a change of address through the service; the link mailed to the new one."""
+    with app.test_request_context():
+        services.request_email_change(user, new_email, PASSWORD)
+    return outbox.link(outbox.last(new_email))
 
 
 # --- 5. change password ---------------------------------------------------------------------------
@@ -866,6 +1022,24 @@ def test_change_email_by_link_to_the_new_address(app, logged_in, outbox):
     assert event["subject_id"] == event["actor_id"] == account(app, "new@example.com")["id"]
 
 
+def test_change_email_link_works_once_even_after_changing_back(app, logged_in, outbox):
+    """A → B by the link, then back to A: the first link to B must not move the account to B
+    again (whoever reads B's mailbox would take the account back)."""
+    change_email(logged_in, "b@example.com")
+    to_b = outbox.link(outbox.last("b@example.com"))
+    assert "now b@example.com" in " ".join(flashes(logged_in.get(to_b, follow_redirects=True)))
+    change_email(logged_in, JANE)
+    assert f"now {JANE}" in " ".join(
+        flashes(logged_in.get(outbox.link(outbox.last(JANE)), follow_redirects=True)))
+    assert account(app, JANE) is not None
+
+    again = logged_in.get(to_b, follow_redirects=True)
+    assert flashes(again) == ["This link has already been used or is not valid."]
+    assert account(app, JANE) is not None
+    assert account(app, "b@example.com") is None
+    assert len(audit(app, "account.email_changed")) == 2
+
+
 def test_change_email_link_refused_when_the_address_was_taken_meanwhile(app, logged_in, outbox):
     change_email(logged_in)
     with app.app_context():
@@ -969,11 +1143,89 @@ def test_a_practitioner_cannot_reach_the_admin_pages(client, logged_in):
 
 def test_sign_up_race_for_the_same_address_gives_a_message(app, monkeypatch):
     """Two sign-ups that both pass the form check: the database refuses the second one."""
-    from directory.accounts import services
-
     with app.test_request_context():
         services.register_practitioner("race@example.com", "a long enough passphrase", "First")
         monkeypatch.setattr(services, "email_taken", lambda email: False)
         with pytest.raises(services.AccountError, match="already exists"):
             services.register_practitioner("race@example.com", "a long enough passphrase",
                                            "Second")
+
+
+def test_sign_up_race_for_the_same_address_through_the_form_tells_the_owner(app, client, outbox,
+                                                                           monkeypatch):
+    with app.app_context():
+        make_user(JANE)
+    monkeypatch.setattr(services, "email_taken", lambda email: False)  # both passed the check
+    response = client.post("/account/signup", data=signup_data())
+    assert response.location == "/account/signup/sent"
+    assert user_count(app) == 1
+    assert outbox.last(JANE)["Subject"].startswith("Someone tried to sign up")
+
+
+def test_two_sign_ups_with_the_same_name_at_the_same_moment_both_succeed(app, outbox,
+                                                                         monkeypatch):
+    """Another sign-up with the same name takes the slug between our choosing it and our
+    insert (reproduced: a second connection commits it in between): ours gets the next one."""
+    real = services.unique_slug
+    calls = []
+
+    def raced(name):
+        slug = real(name)
+        calls.append(slug)
+        if len(calls) == 1:  # the other sign-up commits in between, on its own connection
+            with db.engine.begin() as conn:
+                inserted = conn.execute(User.__table__.insert().values(
+                    email="first@example.com", password_hash="x", role="practitioner",
+                    is_active=True, created_at=utcnow(), updated_at=utcnow()))
+                uid = inserted.inserted_primary_key[0]
+                conn.execute(Practitioner.__table__.insert().values(
+                    user_id=uid, slug=slug, full_name="Jane Doe", post_nominals="",
+                    licence_number="", bio="", phone="", public_email="", website="",
+                    booking_url="", accepting_new_patients=True, insurance_notes="",
+                    is_demo=False, version=1, created_at=utcnow(), updated_at=utcnow()))
+        return slug
+
+    monkeypatch.setattr(services, "unique_slug", raced)
+    response = app.test_client().post("/account/signup", data=signup_data())
+    assert response.location == "/account/signup/sent"
+    assert calls == ["jane-doe", "jane-doe-2"]
+    assert account(app, "first@example.com")["slug"] == "jane-doe"
+    second = account(app, JANE)
+    assert second["slug"] == "jane-doe-2"
+    assert second["full_name"] == "Jane Doe"
+    assert [e["subject_id"] for e in audit(app, "account.signed_up")] == [second["id"]]
+    assert outbox.last(JANE)["Subject"].startswith("Confirm your e-mail address")
+    assert [m["To"] for m in outbox.messages()] == [JANE]  # no "address in use" note
+
+
+def test_the_upgrade_renormalises_stored_addresses_and_leaves_collisions(tmp_path, caplog):
+    """0008 stores existing addresses in the normalised form; one that would become another
+    account's address stays as it is, and is logged."""
+    import logging
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from directory import PACKAGE, create_app
+    from tests.conftest import base_config
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
+    migrations = str(PACKAGE / "migrations")
+    with app.app_context():
+        upgrade(directory=migrations, revision="0007")
+        with db.engine.begin() as conn:
+            for n, email in enumerate(["bob@ｅｘａｍｐｌｅ.net", "amy@example.org",
+                                       "amy@ｅｘａｍｐｌｅ.org", "plain@example.com"], 1):
+                conn.execute(text(
+                    "INSERT INTO users (id, email, password_hash, role, is_active,"
+                    " session_version, created_at, updated_at) VALUES (:id, :email, 'x',"
+                    " 'practitioner', 1, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+                    {"id": n, "email": email})
+        with caplog.at_level(logging.WARNING):
+            upgrade(directory=migrations)
+        with db.engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT id, email FROM users")).all())
+        db.engine.dispose()
+    assert stored == {1: "bob@example.net", 2: "amy@example.org", 3: "amy@ｅｘａｍｐｌｅ.org",
+                      4: "plain@example.com"}
+    assert "users 3" in caplog.text and "left as it is" in caplog.text

@@ -36,6 +36,7 @@ ROUTES = {
     "public.about": ("GET", "/about", PUBLIC),
     "public.practitioner": ("GET", "/p/{slug}", UNLISTED_PROFILE),
     "accounts.signup": ("GET", "/account/signup", ANON_ONLY),
+    "accounts.signup_sent": ("GET", "/account/signup/sent", ANON_ONLY),
     "accounts.login": ("GET", "/account/login", ANON_ONLY),
     "accounts.confirm": ("GET", "/account/confirm/not-a-token", PUBLIC),
     "accounts.resend_confirmation": ("POST", "/account/confirm/resend", ANY_USER),
@@ -142,7 +143,7 @@ def outcome(response) -> str:
         if target.path == "/account/login" and "next=" in target.query:
             return "login"
         if target.path in ("/dashboard", "/admin/") and response.request.path in (
-                "/account/signup", "/account/login"):
+                "/account/signup", "/account/signup/sent", "/account/login"):
             return "away"
         return "ok"
     if 200 <= response.status_code < 300:

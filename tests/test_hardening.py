@@ -49,6 +49,8 @@ def make_limited(app, migrated_database, tmp_path):
             "RATELIMIT_VERIFY": GENEROUS, "RATELIMIT_API": GENEROUS,
             "RATELIMIT_LOGIN_ACCOUNT_ANYWHERE": GENEROUS,
             "RATELIMIT_RESET_ACCOUNT_ANYWHERE": GENEROUS,
+            "RATELIMIT_LOGIN_DEVICE": GENEROUS, "RATELIMIT_SIGNUP_ACCOUNT": GENEROUS,
+            "RATELIMIT_CONFIRM_RESEND": GENEROUS,
         } | settings
         made.append(create_app(config))
         return made[-1]
@@ -151,6 +153,93 @@ def test_failures_from_many_addresses_together_are_capped(make_limited, jane):
     assert_too_many_page(fourth)
 
 
+def test_guessing_from_many_addresses_does_not_lock_the_owners_browser_out(make_limited, jane):
+    """OWASP device cookies: the owner's browser, which logged in before, is counted on its own;
+    the "from anywhere" cap that 40 guessing addresses exhausted holds back only browsers
+    without one."""
+    limited = make_limited(RATELIMIT_LOGIN_ACCOUNT_ANYWHERE="5 per day")
+    owner = limited.test_client()
+    home = {"REMOTE_ADDR": "192.0.2.10"}
+    assert login(owner, JANE, factories.PASSWORD, environ_base=home).status_code == 302
+    device = [c for c in cookies_of(owner) if c.key.startswith("device-")]
+    assert len(device) == 1 and device[0].http_only
+    assert owner.post("/account/logout", environ_base=home).status_code == 302
+
+    for n in range(40):  # an attacker with 40 client addresses
+        login(limited.test_client(), JANE, environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
+    assert_too_many_page(login(limited.test_client(), JANE, factories.PASSWORD,
+                               environ_base={"REMOTE_ADDR": "203.0.113.5"}))
+    # A browser without the device cookie is refused with the usual message, even at home.
+    assert_too_many_page(login(limited.test_client(), JANE, factories.PASSWORD,
+                               environ_base=home))
+    # The owner's browser with its device cookie logs in, and a typo there is a typo.
+    assert BAD_LOGIN in page(login(owner, JANE, environ_base=home))
+    assert login(owner, JANE, factories.PASSWORD, environ_base=home).status_code == 302
+
+
+def test_a_device_cookie_is_counted_on_its_own_and_only_for_its_account(make_limited, jane):
+    limited = make_limited(RATELIMIT_LOGIN_DEVICE="3 per 10 minutes",
+                           RATELIMIT_LOGIN_ACCOUNT="2 per 10 minutes")
+    browser = limited.test_client()
+    assert login(browser, JANE, factories.PASSWORD).status_code == 302
+    browser.post("/account/logout")
+    # Guessing from a trusted browser: its own limit (3), not the address's (2).
+    assert [login(browser, JANE).status_code for _ in range(4)] == [200, 200, 200, 429]
+    # For another account the cookie counts for nothing: the untrusted limits apply.
+    assert [login(browser, NOBODY).status_code for _ in range(3)] == [200, 200, 429]
+    # A forged or tampered cookie is no device cookie.
+    other = limited.test_client()
+    for cookie in cookies_of(browser):
+        if cookie.key.startswith("device-"):
+            other.set_cookie(cookie.key, cookie.value[:-4] + "AAAA", path="/account/")
+    assert [login(other, JANE).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def cookies_of(client) -> list:
+    """The cookies a test client holds."""
+    return list(client._cookies.values())
+
+
+def test_the_lockout_counts_an_address_in_any_form_as_one(make_limited, jane):
+    limited = make_limited(RATELIMIT_LOGIN_ACCOUNT_ANYWHERE="2 per day")
+    for n, typed in enumerate(["jane@example.com", "JANE@ｅｘａｍｐｌｅ.com"]):
+        login(limited.test_client(), typed, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+    assert_too_many_page(login(limited.test_client(), " Jane@Example.COM",
+                               environ_base={"REMOTE_ADDR": "198.51.100.9"}))
+
+
+def test_resending_the_confirmation_is_limited_per_account(make_limited, outbox):
+    limited = make_limited(RATELIMIT_CONFIRM_RESEND="2 per hour")
+    with limited.app_context():
+        factories.make_user(JANE, confirmed=False)
+        factories.make_user("sam@example.com", confirmed=False)
+    client = limited.test_client()
+    login(client, JANE, factories.PASSWORD)
+    codes = [client.post("/account/confirm/resend").status_code for _ in range(40)]
+    assert codes[:2] == [302, 302]
+    assert set(codes[2:]) == {429}
+    assert_too_many_page(client.post("/account/confirm/resend"))
+    assert len([m for m in outbox.messages() if m["To"] == JANE]) == 2
+    # Another account has its own count; a visitor is sent to log in, not counted.
+    other = limited.test_client()
+    login(other, "sam@example.com", factories.PASSWORD)
+    assert other.post("/account/confirm/resend").status_code == 302
+    anonymous = limited.test_client()
+    assert anonymous.post("/account/confirm/resend").location.startswith("/account/login")
+
+
+def test_sign_ups_for_one_address_are_limited_alike_whether_it_has_an_account(make_limited,
+                                                                               jane, outbox):
+    limited = make_limited(RATELIMIT_SIGNUP_ACCOUNT="2 per hour")
+    codes = {}
+    for email in (JANE, NOBODY):
+        codes[email] = [limited.test_client().post("/account/signup", data={
+            "full_name": "Jane Doe", "email": email, "password": "lantern orbit marmalade 42",
+            "confirm": "lantern orbit marmalade 42"}).status_code for _ in range(3)]
+    assert codes[JANE] == codes[NOBODY] == [302, 302, 429]
+    assert len([m for m in outbox.messages() if m["To"] == JANE]) == 2  # no mail bombing
+
+
 def test_successful_logins_do_not_count_towards_the_lockout(make_limited, jane):
     limited = make_limited(RATELIMIT_LOGIN_ACCOUNT="2 per 10 minutes")
     client = limited.test_client()
@@ -169,7 +258,6 @@ def test_signup_is_limited(make_limited):
             "full_name": f"Person {n}", "email": f"new{n}@example.com",
             "password": "lantern orbit marmalade 42", "confirm": "lantern orbit marmalade 42"})
         assert response.status_code == 302
-        client.post("/account/logout")
     assert client.get("/account/signup").status_code == 200
     assert_too_many_page(client.post("/account/signup", data={"email": "x@example.com"}))
 

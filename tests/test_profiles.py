@@ -182,10 +182,11 @@ def test_journey_from_sign_up_to_public_profile(app, client, auth, outbox):
         "full_name": "Ana Gómez", "email": "Ana@Example.com",
         "password": factories.PASSWORD, "confirm": factories.PASSWORD})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/dashboard"
+    assert response.headers["Location"] == "/account/signup/sent"
 
     response = client.get(Outbox.link(outbox.last("ana@example.com")), follow_redirects=True)
     assert "Thank you: ana@example.com is confirmed." in flashes(response)
+    assert response.request.path == "/dashboard"  # the link logged this browser in
 
     assert auth.logout().status_code == 302
     assert client.get("/dashboard").status_code == 302  # really logged out

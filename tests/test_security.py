@@ -34,8 +34,7 @@ from wtforms.validators import Length
 
 import directory
 from directory import create_app
-from directory.accounts.services import RESET
-from directory.accounts.tokens import make_token
+from directory.accounts.services import reset_token
 from directory.credentials import evidence
 from directory.extensions import db
 from directory.models import Certification, JurisdictionRule
@@ -90,7 +89,7 @@ def world(app) -> World:
         factories.make_user("unconfirmed@example.com", confirmed=False)
         factories.make_program("retired-program", retired_at=utcnow())
         reset_user = factories.make_user("reset@example.com")
-        token = make_token(RESET, {"uid": reset_user.id, "ph": reset_user.password_hash[-16:]})
+        token = reset_token(reset_user)
         found = World(
             slug=owner.slug, owner_id=owner.id, location_id=location.id, cert_id=verified.id,
             pending_id=pending.id, verified_code=verified.public_code,

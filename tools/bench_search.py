@@ -106,7 +106,7 @@ def generate(n: int, seed: int = 7) -> None:
     now = datetime.now(UTC)
     admin_id = db.session.execute(insert(User).values(
         email="bench-admin@example.com", password_hash="x", role="admin",  # noqa: S106
-        email_confirmed_at=now, is_active=True, session_version=1, created_at=now,
+        email_confirmed_at=now, is_active=True, created_at=now,
         updated_at=now)).inserted_primary_key[0]
     program_id = db.session.execute(insert(TrainingProgram).values(
         key="bench", organisation="Bench", name="Bench Level 1", level=1, country="US",
@@ -122,7 +122,7 @@ def generate(n: int, seed: int = 7) -> None:
         for i in range(start + 1, start + size + 1):
             users.append({"id": i + 1, "email": f"bench{i}@example.com", "password_hash": "x",
                           "role": "practitioner", "email_confirmed_at": now, "is_active": True,
-                          "session_version": 1, "created_at": now, "updated_at": now})
+                          "created_at": now, "updated_at": now})
             practitioners.append({
                 "id": i, "user_id": i + 1, "slug": f"bench-{i}", "full_name": f"Bench {i:07d}",
                 "post_nominals": "", "profession": rng.choice(professions),

@@ -34,13 +34,8 @@ class SignupForm(BaseForm):
     confirm = PasswordField("Repeat password", validators=[
         DataRequired("Repeat your password."),
         EqualTo("password", "The two passwords are not the same.")])
+    # No "address taken" error here: sign-up answers alike either way (services.sign_up).
     submit = SubmitField("Create account")
-
-    def validate_email(self, field) -> None:
-        """Each e-mail address has one account."""
-        if field.data and email_taken(field.data):
-            raise ValidationError("An account with that e-mail address already exists. "
-                                  "Log in or reset your password.")
 
 
 class LoginForm(BaseForm):

@@ -2,62 +2,100 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from directory.accounts import forms, services
+from directory.accounts import devices, forms, services
 from directory.accounts.tokens import TokenError
 from directory.extensions import limiter
 from directory.ratelimit import (
+    anonymous,
     client_address,
+    current_account,
+    device_key,
     failed_login,
     note_failed_login,
     setting,
     submitted_email,
     submitted_email_at_address,
+    trusted_device,
+    untrusted_client,
 )
 from directory.security import anonymous_only, home_for, login_required, public, safe_next
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
+SIGNUP_BROWSER, SIGNUP_EMAIL, SIGNUP_NAME = "signup_browser", "signup_email", "signup_name"
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(setting("RATELIMIT_SIGNUP"), methods=["POST"], key_func=client_address)
+@limiter.limit(setting("RATELIMIT_SIGNUP_ACCOUNT"), methods=["POST"], key_func=submitted_email)
 @anonymous_only
 def signup():
-    """A practitioner creates an account."""
+    """A practitioner creates an account. The answer is the same whether or not the address
+    has one (its owner is told by e-mail instead): nobody learns who has an account here."""
     form = forms.SignupForm()
     if form.validate_on_submit():
-        try:
-            user = services.register_practitioner(form.email.data, form.password.data,
-                                                  form.full_name.data)
-        except services.AccountError as exc:
-            form.email.errors.append(str(exc))
-        else:
-            login_user(user)
-            flash(f"Welcome! We sent a confirmation link to {user.email}. "
-                  "Follow it to confirm your address.", "success")
-            return redirect(url_for("profiles.dashboard"))
+        # A secret of this browser: the confirmation link logs in only where it is.
+        browser = secrets.token_urlsafe(16)
+        services.sign_up(form.email.data, form.password.data, form.full_name.data,
+                         browser=browser)
+        session[SIGNUP_BROWSER] = browser
+        session[SIGNUP_EMAIL] = services.normalise_email(form.email.data)
+        session[SIGNUP_NAME] = form.full_name.data
+        return redirect(url_for("accounts.signup_sent"))
     return render_template("accounts/signup.html", form=form)
+
+
+@bp.route("/signup/sent")
+@anonymous_only
+def signup_sent():
+    """After sign-up: look in your inbox."""
+    email = session.get(SIGNUP_EMAIL)
+    if not email:
+        return redirect(url_for("accounts.signup"))
+    return render_template("accounts/signup_sent.html", email=email,
+                           name=session.get(SIGNUP_NAME, ""))
+
+
+def _log_in(user, remember: bool = False, target: str | None = None):
+    """Log this browser in to the user's new session; the answer sets the device cookie."""
+    login_user(user, remember=remember)
+    response = redirect(target or home_for(user))
+    devices.issue(response, user.email)
+    return response
 
 
 @bp.route("/confirm/<token>")
 @public
 def confirm(token: str):
-    """Follow the link in the confirmation e-mail."""
+    """Follow the link in the confirmation e-mail: in the browser that signed up, it also logs
+    in (once); elsewhere, log in afterwards."""
     try:
-        user = services.confirm_email(token)
+        confirmation = services.confirm_email(token, session.get(SIGNUP_BROWSER))
     except TokenError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.login") if not current_user.is_authenticated
                         else url_for("accounts.settings"))
+    user = confirmation.user
     flash(f"Thank you: {user.email} is confirmed.", "success")
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
+    if confirmation.log_in:
+        for key in (SIGNUP_BROWSER, SIGNUP_EMAIL, SIGNUP_NAME):
+            session.pop(key, None)
+        services.start_session(user)
+        return _log_in(user)
     return redirect(url_for("accounts.login"))
 
 
 @bp.route("/confirm/resend", methods=["POST"])
+@limiter.limit(setting("RATELIMIT_CONFIRM_RESEND"), key_func=current_account,
+               exempt_when=anonymous)
 @login_required
 def resend_confirmation():
     """Send another confirmation link to the logged-in account."""
@@ -73,12 +111,16 @@ def resend_confirmation():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(setting("RATELIMIT_LOGIN"), methods=["POST"], key_func=client_address)
-# Failed attempts per e-mail address, counted alike whether or not an account uses it: from
-# this client address, and (a higher cap) from anywhere.
+# Failed attempts per e-mail address from browsers without a device cookie for it (untrusted
+# clients), counted alike whether or not an account uses it: from this client address, and (a
+# higher cap) from anywhere. A browser with one is counted per device cookie instead.
 @limiter.limit(setting("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"],
-               key_func=submitted_email_at_address, deduct_when=failed_login)
+               key_func=submitted_email_at_address, deduct_when=failed_login,
+               exempt_when=trusted_device)
 @limiter.limit(setting("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"), methods=["POST"],
-               key_func=submitted_email, deduct_when=failed_login)
+               key_func=submitted_email, deduct_when=failed_login, exempt_when=trusted_device)
+@limiter.limit(setting("RATELIMIT_LOGIN_DEVICE"), methods=["POST"], key_func=device_key,
+               deduct_when=failed_login, exempt_when=untrusted_client)
 @anonymous_only
 def login():
     """Log in with e-mail and password."""
@@ -90,18 +132,19 @@ def login():
             form.password.errors.append("That e-mail address and password do not match "
                                         "an account.")
         else:
-            login_user(user, remember=form.remember.data)
             flash("You are logged in.", "success")
-            return redirect(safe_next(home_for(user)))
+            return _log_in(user, remember=form.remember.data, target=safe_next(home_for(user)))
     return render_template("accounts/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Log out (a POST with a CSRF token, so no other site can log a person out)."""
+    """Log out: this session ends on the server, so a copy of its cookies opens nothing (a POST
+    with a CSRF token, so no other site can log a person out)."""
     form = forms.ResendConfirmationForm()  # an empty form: only the CSRF token is checked
     if form.validate_on_submit():
+        services.end_session(current_user._get_current_object())
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("public.home"))
@@ -171,10 +214,6 @@ def change_password():
         except services.AccountError as exc:
             getattr(form, exc.field).errors.append(str(exc))
         else:
-            # Keep this session (and its remember-me cookie) with the new session version.
-            remembered = current_app.config.get("REMEMBER_COOKIE_NAME",
-                                                "remember_token") in request.cookies
-            login_user(user, remember=remembered)
             flash("Your password has been changed. Other devices have been logged out.",
                   "success")
             return redirect(url_for("accounts.settings"))

@@ -710,7 +710,7 @@ def _write(rows: list[_Row], admin: User, import_id: str) -> int:
     user_ids = _insert(User.__table__, [{
         **r.user, "password_hash": UNUSABLE_PREFIX + secrets.token_hex(16),
         "role": "practitioner", "email_confirmed_at": now, "is_active": True,
-        "session_version": 1, **stamps} for r in rows], returning=True)
+        **stamps} for r in rows], returning=True)
     practitioner_ids = _insert(Practitioner.__table__, [{
         **r.practitioner, "user_id": uid, "slug": unique_slug(r.practitioner["full_name"]),
         "attested_at": now, "is_demo": False, "version": 1, **stamps}

@@ -10,10 +10,11 @@ from directory.models.credential import (
 )
 from directory.models.outbox import OutboxMessage
 from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
+from directory.models.session import UserSession
 from directory.models.user import ROLES, User
 
 __all__ = [
     "CERT_STATUSES", "ROLES", "AuditEvent", "Certification", "JurisdictionRule",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
-    "TrainingProgram", "User", "record",
+    "TrainingProgram", "User", "UserSession", "record",
 ]

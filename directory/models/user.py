@@ -29,8 +29,6 @@ class User(UserMixin, TimestampMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default="practitioner")
     email_confirmed_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Bumped when the password changes: every other session and remember-me cookie ends.
-    session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None]
 
     practitioner: Mapped[Practitioner | None] = relationship(back_populates="user")
@@ -45,9 +43,16 @@ class User(UserMixin, TimestampMixin, db.Model):
         """True once the e-mail address has been confirmed."""
         return self.email_confirmed_at is not None
 
+    # The key of the login session this object was loaded for (or just started): not stored
+    # here but in user_sessions, as a hash (accounts.services.start_session / load_user).
+    session_key = None  # str, once set (not a column)
+
     def get_id(self) -> str:
-        """The session identity: the id and the session version, so old sessions stop working."""
-        return f"{self.id}.{self.session_version}"
+        """The session identity, '<id>.<session key>': it opens pages only while that session's
+        row exists (logging out, or a password change, deletes it)."""
+        if not self.session_key:
+            raise RuntimeError("start_session() before login_user(): no session key")
+        return f"{self.id}.{self.session_key}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -72,7 +72,7 @@ def test_patient_searches_narrows_opens_a_profile_and_checks_a_credential(phone:
 
 
 def sign_up(page: Page, name: str, address: str, shots: Screenshots | None = None) -> None:
-    """From the home page: the sign-up form, to the dashboard."""
+    """From the home page: the sign-up form, to the page that says to look in the inbox."""
     page.goto("/")
     page.get_by_role("link", name="Practitioner sign-up").click()
     page.get_by_label("Full name").fill(name)
@@ -82,7 +82,15 @@ def sign_up(page: Page, name: str, address: str, shots: Screenshots | None = Non
     if shots:
         shots.take(page, "signup")
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text(f"We sent a confirmation link to {address}")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    expect(page.get_by_text(f"We sent a link to {address}")).to_be_visible()
+
+
+def confirm(page: Page, live_server, name: str, address: str) -> None:
+    """Open the link of the confirmation e-mail in the browser that signed up: confirmed and
+    logged in, on the dashboard."""
+    page.goto(live_server.newest_link(address))
+    expect(page.get_by_text(f"Thank you: {address} is confirmed.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Hello, {name}")
 
 
@@ -143,11 +151,11 @@ def test_practitioner_signs_up_confirms_builds_profile_and_submits_a_certificate
     name, address = "Jordan Whitfield", f"{unique('jordan')}@example.com"
 
     sign_up(page, name, address, shots)
-    shots.take(page, "dashboard")
+    shots.take(page, "check-inbox")
 
-    page.goto(live_server.newest_link(address))  # the link in the confirmation e-mail
-    expect(page.get_by_text(f"Thank you: {address} is confirmed.")).to_be_visible()
+    confirm(page, live_server, name, address)  # the link in the confirmation e-mail
     expect(page.get_by_role("link", name="Confirm your e-mail address")).to_have_count(0)  # done
+    shots.take(page, "dashboard")
 
     page.get_by_role("link", name="Edit profile").click()
     expect(page.get_by_label("Full name")).to_have_value(name)
@@ -201,7 +209,7 @@ def test_admin_works_the_queue_and_the_public_side_shows_the_results(contexts, l
         them = contexts.new_page()
         address = f"{unique('boston')}@example.com"
         sign_up(them, name, address)
-        them.goto(live_server.newest_link(address))
+        confirm(them, live_server, name, address)
         save_short_profile(them)
         add_location(them, f"{name} Clinic", "Boston", "MA", postcode)
         fill_certification(them, name, **kwargs)
