@@ -63,9 +63,9 @@ class Defaults:
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
     # (werkzeug's ProxyFix); 0 = the app faces the clients itself.
     PROXY_FIX = 0
-    # Host names the app answers; a request with any other Host header gets a 400 (the site's
-    # page). None: in production SITE_URL's host plus 127.0.0.1 and localhost (a health check on
-    # the machine itself); outside production any host. A list, or names separated by commas
+    # Host names the app answers besides SITE_URL's; a request with any other Host header gets a
+    # 400 (the site's page). None: in production 127.0.0.1 and localhost (a health check on the
+    # machine itself); outside production any host. A list, or names separated by commas
     # ("*": any host); a leading dot admits subdomains too (".example.org").
     TRUSTED_HOSTS = None
     # Shared state between processes (rate-limit counters), e.g. redis://127.0.0.1:6379/0.

@@ -41,18 +41,21 @@ def site_root() -> str:
 def trusted_hosts(config: Mapping[str, Any]) -> list[str] | None:
     """The Host names the app answers (Flask's TRUSTED_HOSTS), None for any.
 
-    TRUSTED_HOSTS as set: a list, or names separated by commas ("*" alone: any host). Unset, in
-    production: SITE_URL's host and the loopback names (a health check on the machine itself);
-    outside production: any host.
+    SITE_URL's host always, with TRUSTED_HOSTS when set (a list, or names separated by commas;
+    "*" alone: any host). Unset, in production: with the loopback names (a health check on the
+    machine itself); outside production: any host.
     """
     setting = config.get("TRUSTED_HOSTS")
     if isinstance(setting, str):
         setting = [name.strip() for name in setting.split(",") if name.strip()]
     if setting is not None:
-        names = [str(name).strip().lower() for name in setting]
-        return None if names == ["*"] else names
-    if not config.get("PRODUCTION"):
+        others = [str(name).strip().lower() for name in setting]
+        if others == ["*"]:
+            return None
+    elif config.get("PRODUCTION"):
+        others = list(LOOPBACK_HOSTS)
+    else:
         return None
     host = urlsplit(str(config.get("SITE_URL") or "")).hostname
     names = [host] if host else []
-    return names + [name for name in LOOPBACK_HOSTS if name not in names]
+    return names + [name for name in others if name not in names]

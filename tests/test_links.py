@@ -117,10 +117,12 @@ def test_production_refuses_a_host_it_does_not_answer_to(migrated_database, tmp_
 def test_trusted_hosts_can_be_set(migrated_database, tmp_path, app):
     # DIRECTORY_TRUSTED_HOSTS arrives as this string (not JSON): names separated by commas.
     prod = production(migrated_database, tmp_path,
-                      TRUSTED_HOSTS="directory.example.org, .internal.example")
+                      TRUSTED_HOSTS=".internal.example")
     client = prod.test_client()
     assert client.get("/healthz", headers={"Host": "web-3.internal.example"}).status_code == 200
     assert client.get("/healthz", headers={"Host": "127.0.0.1"}).status_code == 400
+    # SITE_URL's host is always answered, even when the list forgets it.
+    assert client.get("/", headers={"Host": "directory.example.org"}).status_code == 200
     with prod.app_context():
         db.engine.dispose()
 
@@ -133,7 +135,10 @@ def test_trusted_hosts_can_be_set(migrated_database, tmp_path, app):
     ({"PRODUCTION": True, "SITE_URL": "http://127.0.0.1:5000"}, ["127.0.0.1", "localhost"]),
     ({"PRODUCTION": True, "TRUSTED_HOSTS": "*"}, None),
     ({"TRUSTED_HOSTS": ["a.example", ".b.example"]}, ["a.example", ".b.example"]),
-    ({"TRUSTED_HOSTS": " a.example ,, B.example"}, ["a.example", "b.example"]),
+    ({"TRUSTED_HOSTS": " a.example ,, B.example", "SITE_URL": "https://a.example"},
+     ["a.example", "b.example"]),
+    ({"TRUSTED_HOSTS": "10.0.3.7", "SITE_URL": "https://directory.example.org"},
+     ["directory.example.org", "10.0.3.7"]),
 ])
 def test_the_trusted_hosts_default(config, expected):
     assert trusted_hosts(config) == expected
