@@ -39,6 +39,7 @@ from directory.credentials import evidence
 from directory.extensions import db
 from directory.models import Certification, JurisdictionRule
 from directory.models.base import utcnow
+from directory.outbox import queue
 from tests import factories
 from tests.conftest import base_config
 from tests.test_authorization import ROUTES
@@ -59,6 +60,7 @@ class World:
     other_location_id: int
     program_id: int
     rule_id: int
+    message_id: int  # a failed e-mail in the outbox
     reset_token: str
     evidence_file: Path  # the pending certification's evidence file
 
@@ -90,12 +92,16 @@ def world(app) -> World:
         factories.make_program("retired-program", retired_at=utcnow())
         reset_user = factories.make_user("reset@example.com")
         token = reset_token(reset_user)
+        message = queue(reset_user.email, "A message", "email_change_notice", user=reset_user,
+                        new_email="new@example.com")
+        message.status = "failed"
+        db.session.commit()
         found = World(
             slug=owner.slug, owner_id=owner.id, location_id=location.id, cert_id=verified.id,
             pending_id=pending.id, verified_code=verified.public_code,
             pending_code=pending.public_code, rejected_code=rejected.public_code,
             other_location_id=other_location.id, program_id=factories.test_program().id,
-            rule_id=rule.id, reset_token=token,
+            rule_id=rule.id, message_id=message.id, reset_token=token,
             evidence_file=evidence.path_of(pending.evidence_stored_name))
         db.session.remove()
     assert found.evidence_file.is_file()
@@ -528,7 +534,7 @@ def test_no_route_sends_anyone_off_site(app, world, clients, role):
     client = clients[role]
     ids = {"slug": world.slug, "location_id": world.other_location_id, "cert_id": world.cert_id,
            "public_code": world.verified_code, "listed_id": world.owner_id,
-           "program_id": world.program_id, "rule_id": world.rule_id}
+           "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id}
     logout = ("POST", "/account/logout")
     routes = [(method, template.format(**ids)) for method, template, _ in ROUTES.values()]
     for method, url in sorted(set(routes), key=lambda r: r == logout):  # log out last
@@ -589,7 +595,7 @@ def found_forms(app, world) -> dict[str, tuple[str, str, Form]]:
     ids = {"slug": world.slug, "location_id": world.location_id,
            "cert_id": world.pending_id, "public_code": world.verified_code,
            "listed_id": world.owner_id, "program_id": world.program_id,
-           "rule_id": world.rule_id}
+           "rule_id": world.rule_id, "message_id": world.message_id}
     pages = [template.format(**ids) for method, template, _ in ROUTES.values()
              if method == "GET"]
     pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1"]
@@ -671,7 +677,7 @@ def test_malformed_input_is_never_a_server_error(app, world, endpoint):
     role, page, form = found[endpoint]
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     ids = {"cert_id": world.pending_id, "location_id": world.location_id,
-           "program_id": world.program_id, "rule_id": world.rule_id,
+           "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id,
            "token": world.reset_token}
     url = rule.build({k: ids[k] for k in rule.arguments})[1]
     client = log_in(app, None if role == "anonymous" else f"{role}@example.com")
