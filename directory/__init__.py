@@ -56,6 +56,10 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
                                "every process (python -c 'import secrets; "
                                "print(secrets.token_hex(32))').")
         app.config["SECRET_KEY"] = _instance_secret_key(instance)
+    if app.config.get("PRODUCTION") and app.config["SITE_URL"] == Defaults.SITE_URL:
+        logging.getLogger(__name__).warning(
+            "PRODUCTION is on but SITE_URL is the default %s: every link in e-mails and the API "
+            "points there. Set DIRECTORY_SITE_URL to the public address.", Defaults.SITE_URL)
     url = app.config.get("DATABASE_URL") or app.config.get("SQLALCHEMY_DATABASE_URI")
     if not url:
         url = f"sqlite:///{instance / 'directory.sqlite3'}"

@@ -344,3 +344,19 @@ def test_the_in_process_sender_is_off_in_production_and_tests(app):
     assert not outbox.in_process(app)
     app.config.update(PRODUCTION=False)
     assert outbox.in_process(app)
+
+
+def test_production_with_the_default_site_url_warns_that_links_point_at_loopback(tmp_path,
+                                                                               caplog):
+    from directory import create_app
+    from tests.conftest import base_config
+
+    config = base_config(f"sqlite:///{tmp_path / 'site.sqlite3'}", tmp_path) | {
+        "PRODUCTION": True}
+    with caplog.at_level("WARNING", logger="directory"):
+        create_app(config)
+    assert "SITE_URL is the default http://127.0.0.1:5000" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="directory"):
+        create_app(config | {"SITE_URL": "https://directory.example.org"})
+    assert "SITE_URL" not in caplog.text
