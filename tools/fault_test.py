@@ -9,12 +9,17 @@ serving the app behind nginx as in tools/load_test.py (--direct: without nginx):
     administrator approves or rejects pending certifications made for this run; every write the
     app acknowledged (the redirect its view gives on success) is recorded;
   - at 20 s the database is restarted (`--restart-command`), or stopped for `--outage` seconds
-    and started again (`--stop-command`, `--start-command`).
-Then it compares what was acknowledged with what is stored (lost must be 0), and reports how long
+    and started again (`--stop-command`, `--start-command`);
+  - the mail worker (`flask --app wsgi worker`) delivers each decision's e-mail from the outbox to
+    an SMTP sink of this process, which `--smtp-outage` takes off the network for a while.
+Then it compares what was acknowledged with what is stored (lost must be 0), waits for the worker
+to empty the outbox (at most `--drain-seconds`) and compares the e-mails the app recorded for the
+run's decisions with what the sink received, by Message-ID (lost must be 0), and reports how long
 the app took to answer searches again and wrk's errors before, during and after the outage.
 
     python tools/fault_test.py                     # restart at 20 s (pg_ctlcluster ... restart)
     python tools/fault_test.py --outage 10         # database down for 10 s from 20 s
+    python tools/fault_test.py --smtp-outage 10    # also the mail server away from 5 s to 15 s
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ import loadkit
 import requests
 from sqlalchemy import insert, select, update
 
+from directory.credentials.services import DECISION_SUBJECTS
 from directory.extensions import db
-from directory.models import Certification, Practitioner, TrainingProgram, User
+from directory.models import Certification, OutboxMessage, Practitioner, TrainingProgram, User
 from directory.models.base import utcnow
 from tests.pages import form_values
 
@@ -63,6 +69,8 @@ class Accounts:
     admin_id: int
     writers: list[tuple[str, int]]  # (e-mail, practitioner id)
     pending: list[int]
+    codes: dict[str, int]  # public code -> certification id (the approval e-mail's link has it)
+    started: object  # when set_up began (datetime): this run's e-mails are queued after it
 
 
 def set_up(url: str, workdir: Path, writers: int, run: str) -> Accounts:
@@ -73,7 +81,7 @@ def set_up(url: str, workdir: Path, writers: int, run: str) -> Accounts:
     password = secrets.token_urlsafe(16)
     with app.app_context():
         hashed = hash_password(password)
-        now = utcnow()
+        now = started = utcnow()
 
         def account(email: str, role: str) -> User:
             user = db.session.scalar(select(User).where(User.email == email))
@@ -102,11 +110,13 @@ def set_up(url: str, workdir: Path, writers: int, run: str) -> Accounts:
                  "status": "pending", "reason": "", "submitted_at": now,
                  "public_code": secrets.token_urlsafe(16), "version": 1,
                  "created_at": now, "updated_at": now} for i in range(PENDING_PER_RUN)]
-        pending = list(db.session.scalars(
-            insert(Certification).returning(Certification.id), rows))
+        codes = dict(db.session.execute(
+            insert(Certification).returning(Certification.public_code, Certification.id),
+            rows).all())
         db.session.commit()
         accounts = Accounts(password, admin.email, admin.id,
-                            [(u.email, u.practitioner.id) for u in practitioners], pending)
+                            [(u.email, u.practitioner.id) for u in practitioners],
+                            sorted(codes.values()), codes, started)
         db.engine.dispose()
     return accounts
 
@@ -202,7 +212,9 @@ def decision_writer(base: str, session: requests.Session, pending: list[int],
         action = "approve" if n % 2 == 0 else "reject"
         data = form_values(_Page(page)) | {"action": [action]}
         if action == "reject":
-            data["reason"] = ["Fault test: the certificate could not be read."]
+            # The rejection e-mail quotes the reason: it names the certification.
+            data["reason"] = [f"Fault test: the certificate could not be read "
+                              f"(certification {cert_id})."]
         log.attempts += 1
         try:
             response = session.post(address, data=data, allow_redirects=False,
@@ -289,6 +301,115 @@ def verify(url: str, workdir: Path, accounts: Accounts, profile_logs: list[Log],
     return {"lost_saves": lost_saves, "lost_decisions": lost_decisions}
 
 
+def smtp_outage(sink, at: float, seconds: float, t0: float, times: list) -> None:
+    """Take the SMTP sink off the network at `at` s for `seconds` (connections refused), then
+    start it again on the same port; records (down, up) in seconds since t0."""
+    time.sleep(max(0.0, at - (time.monotonic() - t0)))
+    sink.stop()
+    down = time.monotonic() - t0
+    loadkit.log("SMTP sink stopped")
+    time.sleep(seconds)
+    sink.start()
+    times.append((down, time.monotonic() - t0))
+    loadkit.log("SMTP sink started again")
+
+
+@dataclass
+class Mail:
+    """The run's decision e-mails: what the app recorded and what the sink received."""
+
+    rows: list  # (message_id, to, subject, body, status, attempts) of this run's outbox rows
+    received: collections.Counter  # Message-ID -> times the sink accepted it
+    texts: dict  # Message-ID -> the text of the first copy the sink accepted
+    drained_after: float | None  # seconds after the load ended that all were received
+
+
+def this_runs_mail(accounts: Accounts) -> list:
+    """The decision e-mails queued for the run's writers since set-up (inside an app context)."""
+    emails = [email for email, _ in accounts.writers]
+    return db.session.execute(
+        select(OutboxMessage.message_id, OutboxMessage.to_address, OutboxMessage.subject,
+               OutboxMessage.body, OutboxMessage.status, OutboxMessage.attempts)
+        .where(OutboxMessage.kind == "certification_decision",
+               OutboxMessage.to_address.in_(emails),
+               OutboxMessage.created_at >= accounts.started)
+        .order_by(OutboxMessage.id)).all()
+
+
+def received_mail(sink) -> tuple[collections.Counter, dict]:
+    """What the sink accepted: times per Message-ID, and each message's text."""
+    with sink._lock:
+        messages = list(sink.received)
+    counts = collections.Counter(str(m["Message-ID"]).strip() for m in messages)
+    texts = {}
+    for m in messages:
+        texts.setdefault(str(m["Message-ID"]).strip(), m.get_content())
+    return counts, texts
+
+
+def drain(url: str, workdir: Path, accounts: Accounts, sink, seconds: float) -> Mail:
+    """Wait (at most `seconds`) until the sink has received every e-mail recorded for the run,
+    checking once a second; then what was recorded and received."""
+    app = loadkit.make_app(url, workdir)
+    started = time.monotonic()
+    drained = None
+    with app.app_context():
+        while True:
+            try:
+                rows = this_runs_mail(accounts)
+            finally:
+                db.session.remove()
+            received, texts = received_mail(sink)
+            if all(row.message_id in received for row in rows):
+                drained = time.monotonic() - started
+                break
+            if time.monotonic() - started > seconds:
+                break
+            time.sleep(1)
+        db.engine.dispose()
+    return Mail(rows, received, texts, drained)
+
+
+def attribute(text: str, codes: dict[str, int]) -> int | None:
+    """Which certification a decision e-mail is about: the rejection quotes the reason (which
+    names it), the approval links to its public code."""
+    match = re.search(r"\(certification (\d+)\)", text)
+    if match:
+        return int(match.group(1))
+    return next((codes[t] for t in re.findall(r"[A-Za-z0-9_-]{16,}", text) if t in codes), None)
+
+
+def count_mail(mail: Mail, accounts: Accounts, decisions: Log) -> dict:
+    """Recorded, delivered, lost, delivered twice; and each acknowledged decision's e-mail."""
+    rows = mail.rows
+    delivered = [r for r in rows if r.message_id in mail.received]
+    by_cert = collections.defaultdict(list)
+    for row in rows:
+        cert = attribute(row.body or mail.texts.get(row.message_id, ""), accounts.codes)
+        by_cert[cert].append(row)
+    acknowledged = dict(decisions.acknowledged)
+    status_of = {"verified": DECISION_SUBJECTS["verified"],
+                 "rejected": DECISION_SUBJECTS["rejected"]}
+    missing = [cert for cert, status in acknowledged.items()
+               if not any(r.subject.startswith(status_of[status]) for r in by_cert.get(cert, ()))]
+    return {
+        "recorded": len(rows), "delivered": len(delivered),
+        "lost": [r.message_id for r in rows if r.message_id not in mail.received],
+        "twice": [r.message_id for r in rows if mail.received[r.message_id] > 1],
+        "acknowledged_without_mail": missing,
+        "for_unacknowledged": sum(len(v) for k, v in by_cert.items()
+                                  if k is not None and k not in acknowledged),
+        "more_than_one_per_decision": [k for k, v in by_cert.items()
+                                       if k is not None and len(v) > 1],
+        "unattributed": len(by_cert.get(None, ())),
+        "statuses": dict(collections.Counter(str(r.status) for r in rows)),
+        "delivered_not_marked": sum(1 for r in delivered if r.status != "sent"),
+        "retried": sum(1 for r in rows if r.attempts > 1),
+        "max_attempts": max((r.attempts for r in rows), default=0),
+        "drained_after": mail.drained_after,
+    }
+
+
 def main() -> None:
     """Set up, run wrk + writers + probe, fault the database at 20 s, then compare."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -309,6 +430,12 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=2, help="practitioners saving profiles")
     parser.add_argument("--direct", action="store_true",
                         help="everything straight to gunicorn, without nginx in front")
+    parser.add_argument("--smtp-outage", type=float, default=0,
+                        help="take the SMTP sink down for this many seconds (mail is retried)")
+    parser.add_argument("--smtp-outage-at", type=float, default=5.0,
+                        help="seconds into the run the SMTP sink goes down")
+    parser.add_argument("--drain-seconds", type=float, default=60,
+                        help="how long to wait after the load for the outbox to be delivered")
     args = parser.parse_args()
 
     url = loadkit.database_url(args.database_url)
@@ -322,10 +449,15 @@ def main() -> None:
              if args.outage else f"restart ({args.restart_command})")
     print(f"Machine: {loadkit.machine()}; {args.size:,} practitioners; wrk {args.connections} "
           f"connections on the search page for {args.seconds} s; at {args.fault_at:g} s: "
-          f"{fault}; {args.writers} practitioners saving profiles, 1 administrator deciding.")
+          f"{fault}; {args.writers} practitioners saving profiles, 1 administrator deciding"
+          + (f"; SMTP sink down from {args.smtp_outage_at:g} s for {args.smtp_outage:g} s"
+             if args.smtp_outage else "") + ".")
 
-    with loadkit.serve(url, args.workdir, args.workers, direct=args.direct) as (base, command):
-        print(f"Server: {' '.join(command[1:])}; proxy: {loadkit.describe_front(args.direct)}")
+    with loadkit.serve(url, args.workdir, args.workers, direct=args.direct) as served:
+        base = served.base
+        print(f"Server: {' '.join(served.command[1:])}; proxy: "
+              f"{loadkit.describe_front(args.direct)}; mail worker: "
+              f"{' '.join(loadkit.WORKER_COMMAND[1:])} (SMTP sink on {served.sink.port})")
         stop = threading.Event()
         profile_logs = [Log() for _ in accounts.writers]
         decisions, samples, database = Log(), [], []
@@ -338,6 +470,10 @@ def main() -> None:
             base, admin, accounts.pending, stop, decisions, t0)))
         threads.append(threading.Thread(target=probe, args=(base, stop, samples, t0)))
         threads.append(threading.Thread(target=watch_database, args=(url, stop, database, t0)))
+        smtp_down: list = []
+        if args.smtp_outage:
+            threads.append(threading.Thread(target=smtp_outage, args=(
+                served.sink, args.smtp_outage_at, args.smtp_outage, t0, smtp_down)))
         for thread in threads:
             thread.start()
         wrk_result: list[dict] = []
@@ -358,9 +494,15 @@ def main() -> None:
         stop.set()
         for thread in threads:
             thread.join()
+        loadkit.log(f"waiting (at most {args.drain_seconds:g} s) for the outbox to be delivered")
+        mail = drain(url, args.workdir, accounts, served.sink, args.drain_seconds)
+        worker = ("running" if served.worker.poll() is None
+                  else f"EXITED with {served.worker.returncode}")
     result = wrk_result[0]
     (args.workdir / "wrk-fault.txt").write_text(result["raw"])
     checked = verify(url, args.workdir, accounts, profile_logs, decisions)
+    checked["mail"] = count_mail(mail, accounts, decisions)
+    checked["mail"].update(worker=worker, smtp_down=smtp_down)
     report(args, Timeline(fault_started, database, samples, result, wall0), profile_logs,
            decisions, checked)
 
@@ -444,6 +586,22 @@ def report(args, timeline: Timeline, profile_logs, decisions, checked) -> None:
           f"(failures: {dict(decisions.failed) or 'none'}) |")
     print(f"| **acknowledged writes lost** | **{len(checked['lost_saves'])} profile saves, "
           f"{len(checked['lost_decisions'])} decisions** |")
+    mail = checked["mail"]
+    print(f"| decision e-mails recorded / delivered / **lost** / delivered twice | "
+          f"{mail['recorded']} / {mail['delivered']} / **{len(mail['lost'])}** / "
+          f"{len(mail['twice'])} |")
+    print(f"| acknowledged decisions without their e-mail recorded | "
+          f"{len(mail['acknowledged_without_mail'])} (e-mails for decisions saved but not "
+          f"acknowledged: {mail['for_unacknowledged']}; unattributed: {mail['unattributed']}; "
+          f"decisions with more than one: {len(mail['more_than_one_per_decision'])}) |")
+    drained = (f"{mail['drained_after']:.0f} s after the load ended"
+               if mail["drained_after"] is not None
+               else f"NOT within {args.drain_seconds:g} s")
+    down = "; ".join(f"SMTP sink down {a:.1f} → {b:.1f} s" for a, b in mail["smtp_down"])
+    print(f"| outbox delivered | {drained}; rows {mail['statuses']}; retried "
+          f"{mail['retried']} (at most {mail['max_attempts']} attempts); delivered but not "
+          f"marked sent {mail['delivered_not_marked']}{'; ' + down if down else ''}; "
+          f"worker {mail['worker']} at the end |")
     around = [(t, ok, bad) for t, ok, bad in seconds
               if timeline.fault - 3 <= t <= (back or timeline.fault) + 4]
     print("\nwrk answers per second around the fault (ok/failed): " + ", ".join(
@@ -459,6 +617,9 @@ def report(args, timeline: Timeline, profile_logs, decisions, checked) -> None:
     loadkit.log(f"timelines (fault-*.txt) and gunicorn.log are in {args.workdir}")
     if checked["lost_saves"] or checked["lost_decisions"]:
         raise SystemExit(f"LOST: {checked}")
+    if mail["lost"] or mail["acknowledged_without_mail"]:
+        raise SystemExit(f"E-MAILS LOST: {mail['lost']}; acknowledged decisions without an "
+                         f"e-mail: {mail['acknowledged_without_mail']}")
 
 
 if __name__ == "__main__":

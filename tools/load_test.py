@@ -3,7 +3,8 @@
 Generates the listed practitioners once (tools/bench_search.py's generator, clustered by town
 population) into a PostgreSQL database that is kept for later runs, serves the app with gunicorn
 (the repository's gunicorn.conf.py when it exists, else 2 workers) with rate limits off, behind
-nginx as in production (deploy/nginx.conf; --direct leaves it out), and runs wrk (64 connections,
+nginx as in production (deploy/nginx.conf; --direct leaves it out), with the mail worker running
+beside it (delivering to an SMTP sink of this process), and runs wrk (64 connections,
 60 s) on the search page and then on the API, each request searching 25 km around a different
 point near one of the 10 largest cities. Prints a Markdown table: requests/s,
 p50, p99 and errors (non-2xx responses + socket errors; the target is zero).
@@ -61,8 +62,11 @@ def main() -> None:
           f"wrk {args.connections} connections, {args.seconds} s per target; "
           f"25 km around points near {', '.join(p[0] for p in places)}.")
     rows = []
-    with loadkit.serve(url, args.workdir, args.workers, direct=args.direct) as (base, command):
-        print(f"Server: {' '.join(command[1:])}; proxy: {loadkit.describe_front(args.direct)}")
+    with loadkit.serve(url, args.workdir, args.workers, direct=args.direct) as served:
+        base = served.base
+        print(f"Server: {' '.join(served.command[1:])}; proxy: "
+              f"{loadkit.describe_front(args.direct)}; mail worker: "
+              f"{' '.join(loadkit.WORKER_COMMAND[1:])} (SMTP sink on {served.sink.port})")
         for target in args.targets.split(","):
             name, path = paths[target]
             script = loadkit.wrk_script(args.workdir, target, path, places)
@@ -72,6 +76,8 @@ def main() -> None:
             loadkit.log(f"done in {time.time() - started:.0f} s")
             (args.workdir / f"wrk-{target}.txt").write_text(result["raw"])
             rows.append((name, result))
+        worker = ("still running" if served.worker.poll() is None
+                  else f"EXITED with {served.worker.returncode}")
     print()
     print("| target | requests/s | p50 ms | p99 ms | requests | non-2xx | socket errors |")
     print("|---|---|---|---|---|---|---|")
@@ -80,7 +86,8 @@ def main() -> None:
         print(f"| {name} | {r['rps']:.1f} | {r['latency'].get('50', 0):.0f} "
               f"| {r['latency'].get('99', 0):.0f} | {r['requests']:,} | {r['non_2xx_3xx']} "
               f"| {sockets} |")
-    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"mail worker {worker} at the end")
 
 
 if __name__ == "__main__":

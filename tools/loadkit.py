@@ -4,13 +4,16 @@ The database is filled once by `generate()` from tools/bench_search.py (practiti
 town population) and kept: a later run finds the same number of generated practitioners and
 reuses it. The app is served as in production: gunicorn (the repository's gunicorn.conf.py when
 there is one) behind nginx (deploy/nginx.conf, rendered and started by deploy/nginx.py; `direct`
-leaves nginx out), and wrk (Debian's, /usr/bin/wrk) requests a search at a different point near
-one of the largest cities each time.
+leaves nginx out), with the mail worker beside it (`flask --app wsgi worker`, the only sender, as
+in production) delivering to a real SMTP server in the tool's process (tests/smtp.py's SmtpSink),
+and wrk (Debian's, /usr/bin/wrk) requests a search at a different point near one of the largest
+cities each time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +37,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from directory import PACKAGE, create_app, normalise_database_url  # noqa: E402
 from directory.extensions import db  # noqa: E402
 from directory.models import User  # noqa: E402
+from tests.smtp import SmtpSink  # noqa: E402
 
 # A separate cluster for this work (see README "Load and fault tests"), never the main one.
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/directory_load"
@@ -151,20 +156,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_env(url: str, instance: Path, direct: bool, mail_port: int) -> dict[str, str]:
+    """The environment of gunicorn and the mail worker: the load database, rate limits off, no
+    stray DIRECTORY_* settings (DIRECTORY_PRODUCTION unset), and mail by SMTP to the sink, sent
+    only by the worker (the web processes' sender thread off, as in production)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIRECTORY_")}
+    env.update(DIRECTORY_DATABASE_URL=url, DIRECTORY_AUTO_UPGRADE="false",
+               DIRECTORY_INSTANCE_PATH=str(instance), DIRECTORY_RATELIMIT_ENABLED="false",
+               DIRECTORY_OUTBOX_IN_PROCESS="false", DIRECTORY_MAIL_BACKEND="smtp",
+               DIRECTORY_MAIL_SERVER="127.0.0.1", DIRECTORY_MAIL_PORT=str(mail_port))
+    if not direct:
+        env["DIRECTORY_PROXY_FIX"] = "1"  # the client's address from nginx, as in production
+    return env
+
+
+@dataclass
+class Served:
+    """What serve() runs: the base URL to measure, gunicorn's command, the SMTP sink the worker
+    delivers to, and the worker's process."""
+
+    base: str
+    command: list[str]
+    sink: SmtpSink
+    worker: subprocess.Popen
+
+
 @contextlib.contextmanager
 def serve(url: str, workdir: Path, workers: int | None = None, direct: bool = False):
     """gunicorn serving wsgi:app over the database, rate limits off, behind nginx as in
-    production (deploy/nginx.conf; `direct`: without it); yields the base URL to measure (nginx's,
-    or gunicorn's when direct) and gunicorn's command."""
+    production (deploy/nginx.conf; `direct`: without it), and the mail worker delivering to an
+    SMTP sink of this process; yields a Served."""
+    from deploy.nginx import stop
+
     port = free_port()
     instance = workdir / "instance"
     instance.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("DIRECTORY_")}  # no stray settings (DIRECTORY_PRODUCTION unset)
-    env.update(DIRECTORY_DATABASE_URL=url, DIRECTORY_AUTO_UPGRADE="false",
-               DIRECTORY_INSTANCE_PATH=str(instance), DIRECTORY_RATELIMIT_ENABLED="false")
-    if not direct:
-        env["DIRECTORY_PROXY_FIX"] = "1"  # the client's address from nginx, as in production
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per command
+    sink = SmtpSink().start()
+    env = server_env(url, instance, direct, sink.port)
     command = [sys.executable, "-m", "gunicorn"]
     config = ROOT / "gunicorn.conf.py"
     if config.exists():
@@ -172,24 +201,54 @@ def serve(url: str, workdir: Path, workers: int | None = None, direct: bool = Fa
     if workers or not config.exists():
         command += ["-w", str(workers or 2)]
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
-    logfile = (workdir / "gunicorn.log").open("a")
-    logfile.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
-    logfile.flush()
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=logfile, stderr=logfile)
-    gunicorn = f"http://127.0.0.1:{port}"
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(sink.stop)
+        logfile = stack.enter_context((workdir / "gunicorn.log").open("a"))
+        logfile.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
+        logfile.flush()
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=logfile, stderr=logfile,
+                                  start_new_session=True)  # noqa: S603 — our own arguments
+        stack.callback(stop, server, 30)
+        gunicorn = f"http://127.0.0.1:{port}"
         wait_until_up(gunicorn, server)
-        with contextlib.ExitStack() as stack:
-            base = gunicorn if direct else stack.enter_context(proxy(gunicorn, workdir))
-            warm_up(base)
-            yield base, command
-    finally:
-        server.terminate()
+        worker = stack.enter_context(mail_worker(env, workdir))
+        base = gunicorn if direct else stack.enter_context(proxy(gunicorn, workdir))
+        warm_up(base)
+        yield Served(base, command, sink, worker)
+
+
+WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
+
+
+@contextlib.contextmanager
+def mail_worker(env: dict[str, str], workdir: Path, timeout: float = 60):
+    """`flask --app wsgi worker` with the servers' environment, in a process group of its own,
+    its output in workdir/worker.log; yields the process once it says it is delivering, and
+    stops it (TERM: it finishes the message in hand; KILL after 30 s) on the way out."""
+    from deploy.nginx import stop
+
+    path = workdir / "worker.log"
+    with path.open("a") as logfile:
+        logfile.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(WORKER_COMMAND)} "
+                      f"(mail to 127.0.0.1:{env['DIRECTORY_MAIL_PORT']})\n")
+        logfile.flush()
+        start = path.stat().st_size
+        worker = subprocess.Popen(WORKER_COMMAND, cwd=ROOT, env=env, stdout=logfile,  # noqa: S603
+                                  stderr=logfile, start_new_session=True)
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        logfile.close()
+            deadline = time.monotonic() + timeout
+            while b"worker: delivering mail" not in path.read_bytes()[start:]:
+                if worker.poll() is not None:
+                    raise SystemExit(f"the mail worker exited; see {path}")
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the mail worker did not start within {timeout:g} s; "
+                                     f"see {path}")
+                time.sleep(0.2)
+            log(f"mail worker running (pid {worker.pid}), delivering to "
+                f"127.0.0.1:{env['DIRECTORY_MAIL_PORT']}")
+            yield worker
+        finally:
+            stop(worker, 30)
 
 
 # Every load-generating connection comes from 127.0.0.1: the production limit per client address
