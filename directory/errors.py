@@ -119,4 +119,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):
+        # A database that went away where no handler could catch it (an after-request hook,
+        # after the view had answered) is still a 503 "try again", shown as to a visitor.
+        if isinstance(error.original_exception, OperationalError):
+            return database_unavailable(error.original_exception)
         return _render(500, MESSAGES[500])

@@ -86,7 +86,9 @@ def made_for_a_user() -> bool:
     """True when this request looked up who is logged in and found someone. A response that never
     asked (a static file, /healthz) shows nobody's data and keeps its caching."""
     user = g.get("_login_user")  # set by Flask-Login once the request has loaded the user
-    return user is not None and user.is_authenticated
+    # is_anonymous, not is_authenticated: UserMixin's is_authenticated reads is_active, which a
+    # commit has expired, so it would ask the database again (and fail if it just went away).
+    return user is not None and not user.is_anonymous
 
 
 def register(app: Flask) -> None:

@@ -29,6 +29,7 @@ from directory import ROOT, create_app
 from directory.credentials.matching import load_programs
 from directory.extensions import db
 from directory.models import AuditEvent, TrainingProgram
+from tests import factories
 from tests.conftest import base_config
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -305,3 +306,55 @@ def test_gunicorn_outlives_its_database(cluster, tmp_path):
             server.kill()
             server.wait(timeout=30)
     assert "Worker failed to boot" not in log_path.read_text()
+
+
+# ------------------------------------------------ a database that goes away after the view
+
+
+def test_the_private_page_rule_asks_the_database_nothing_after_a_commit(app, client, auth):
+    """A view that committed leaves current_user expired; deciding no-store must not load it
+    again (if the database had just gone away, that load would turn a saved change into a
+    bare 500)."""
+    from flask import g
+    from sqlalchemy import event
+
+    from directory.headers import made_for_a_user
+
+    with app.app_context():
+        factories.make_practitioner("owner@example.com")
+    assert auth.login("owner@example.com").status_code == 302
+    with app.test_request_context("/dashboard", headers={
+            "Cookie": "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())}):
+        from flask_login import current_user
+
+        assert current_user.is_authenticated
+        db.session.commit()  # expires the loaded user, as a saving view does
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert made_for_a_user() is True and g._login_user is not None
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert statements == []
+
+
+def test_a_database_lost_after_the_view_answered_gets_the_try_again_page(app, client):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error page answers
+
+    @app.after_request
+    def database_gone(response):
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError(
+            "unable to open database file"))
+
+    response = client.get("/about")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "unavailable for a moment" in response.get_data(as_text=True)

@@ -360,3 +360,4 @@ def test_production_with_the_default_site_url_warns_that_links_point_at_loopback
     with caplog.at_level("WARNING", logger="directory"):
         create_app(config | {"SITE_URL": "https://directory.example.org"})
     assert "SITE_URL" not in caplog.text
+
