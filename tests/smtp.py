@@ -54,5 +54,9 @@ class SmtpSink:
 
     def to(self, address: str) -> list[Message]:
         """The accepted messages addressed to this address."""
+        return [m for m in self.messages() if m["To"] == address]
+
+    def messages(self) -> list[Message]:
+        """Every message accepted so far (a copy of the list, safe to read while it grows)."""
         with self._lock:
-            return [m for m in self.received if m["To"] == address]
+            return list(self.received)

@@ -338,8 +338,7 @@ def this_runs_mail(accounts: Accounts) -> list:
 
 def received_mail(sink) -> tuple[collections.Counter, dict]:
     """What the sink accepted: times per Message-ID, and each message's text."""
-    with sink._lock:
-        messages = list(sink.received)
+    messages = sink.messages()
     counts = collections.Counter(str(m["Message-ID"]).strip() for m in messages)
     texts = {}
     for m in messages:
