@@ -156,3 +156,45 @@ class OutboxStatus(StrEnum):
 def check_in(column: str, values: type[StrEnum]) -> str:
     """The SQL of a CHECK constraint that keeps a column to an enum's values."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class CertStatus(StrEnum):
+    """Where a certification is in review. The order is the CHECK constraint's (migration 0001)."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    CHANGES_REQUESTED = "changes_requested"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Role(StrEnum):
+    """What a user account may do."""
+
+    PRACTITIONER = "practitioner"
+    ADMIN = "admin"
+
+
+class GeoPrecision(StrEnum):
+    """How closely a practice location's coordinates place it."""
+
+    EXACT = "exact"
+    POSTCODE = "postcode"
+    PLACE = "place"
+
+
+class TagKind(StrEnum):
+    """What a practitioner tag names."""
+
+    TECHNIQUE = "technique"
+    CONDITION = "condition"
+    LANGUAGE = "language"
+
+
+class Permitted(StrEnum):
+    """Whether a jurisdiction permits a profession to dry needle."""
+
+    YES = "yes"
+    NO = "no"
+    UNCLEAR = "unclear"
