@@ -23,7 +23,6 @@ from directory.credentials import checks, lifecycle, services
 from directory.credentials.reference import load_reference_data
 from directory.extensions import db
 from directory.models import (
-    CERT_STATUSES,
     AuditEvent,
     Certification,
     Practitioner,
@@ -31,6 +30,7 @@ from directory.models import (
     User,
 )
 from directory.models.base import utcnow
+from directory.vocab import CertStatus
 from tests import factories
 from tests.pages import form_values
 
@@ -258,7 +258,7 @@ def admin(app) -> SimpleNamespace:
 # =========================================================================== 1. state machine
 
 ACTIONS = sorted({t.name for t in lifecycle.TRANSITIONS.values()})
-ILLEGAL = [(status, action) for status in CERT_STATUSES for action in ACTIONS
+ILLEGAL = [(status, action) for status in CertStatus for action in ACTIONS
            if f"{action}:{status}" not in lifecycle.TRANSITIONS]
 
 
@@ -279,7 +279,7 @@ def test_transition_table_is_the_documented_one():
         ("expire", "verified", "expired", "system", False),
         ("revoke", "verified", "revoked", "admin", True),
     }
-    assert len(ILLEGAL) == len(CERT_STATUSES) * len(ACTIONS) - len(lifecycle.TRANSITIONS)
+    assert len(ILLEGAL) == len(CertStatus) * len(ACTIONS) - len(lifecycle.TRANSITIONS)
 
 
 @pytest.mark.parametrize("key", list(lifecycle.TRANSITIONS))
@@ -422,7 +422,7 @@ def test_a_reason_is_required(app_ctx, status, action, reason):
     assert db.session.scalars(select(AuditEvent)).all() == []
 
 
-@pytest.mark.parametrize("status", [s for s in CERT_STATUSES if s != "pending"])
+@pytest.mark.parametrize("status", [s for s in CertStatus if s != "pending"])
 @pytest.mark.parametrize("missing", ["reviewer", "review date", "both"])
 def test_check_constraint_refuses_a_decision_without_a_reviewer(app_ctx, status, missing):
     p = factories.make_practitioner()

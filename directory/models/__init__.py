@@ -2,7 +2,6 @@
 
 from directory.models.audit import AuditEvent, record
 from directory.models.credential import (
-    CERT_STATUSES,
     Certification,
     JurisdictionRule,
     ProgramAlias,
@@ -11,10 +10,10 @@ from directory.models.credential import (
 from directory.models.outbox import OutboxMessage
 from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
 from directory.models.session import UserSession
-from directory.models.user import ROLES, User
+from directory.models.user import User
 
 __all__ = [
-    "CERT_STATUSES", "ROLES", "AuditEvent", "Certification", "JurisdictionRule",
+    "AuditEvent", "Certification", "JurisdictionRule",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
     "TrainingProgram", "User", "UserSession", "record",
 ]

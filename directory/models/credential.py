@@ -19,9 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from directory.models.base import TimestampMixin, db
 from directory.models.practitioner import Practitioner
 from directory.models.user import User
-
-CERT_STATUSES = ("pending", "verified", "rejected", "changes_requested", "expired", "revoked")
-PERMITTED = ("yes", "no", "unclear")
+from directory.vocab import CertStatus, Permitted, check_in
 
 
 class TrainingProgram(TimestampMixin, db.Model):
@@ -72,14 +70,11 @@ class Certification(TimestampMixin, db.Model):
 
     __tablename__ = "certifications"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'verified', 'rejected', 'changes_requested', 'expired', "
-            "'revoked')",
-            name="status",
-        ),
+        CheckConstraint(check_in("status", CertStatus), name="status"),
         # A decided certification always names who decided it and when.
         CheckConstraint(
-            "status = 'pending' OR (reviewed_by_id IS NOT NULL AND reviewed_at IS NOT NULL)",
+            f"status = '{CertStatus.PENDING}' "
+            "OR (reviewed_by_id IS NOT NULL AND reviewed_at IS NOT NULL)",
             name="reviewed_when_decided",
         ),
         Index("ix_certifications_status_submitted_at", "status", "submitted_at"),
@@ -107,7 +102,7 @@ class Certification(TimestampMixin, db.Model):
     evidence_mime: Mapped[str | None] = mapped_column(String(60))
     evidence_size: Mapped[int | None]
     evidence_original_name: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=CertStatus.PENDING.value)
     reason: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -135,7 +130,7 @@ class JurisdictionRule(TimestampMixin, db.Model):
     __tablename__ = "jurisdiction_rules"
     __table_args__ = (
         UniqueConstraint("jurisdiction", "profession", name="jurisdiction_profession"),
-        CheckConstraint("permitted IN ('yes', 'no', 'unclear')", name="permitted"),
+        CheckConstraint(check_in("permitted", Permitted), name="permitted"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,9 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.base import TimestampMixin, db
 from directory.models.user import User
-
-TAG_KINDS = ("technique", "condition", "language")
-GEO_PRECISIONS = ("exact", "postcode", "place")
+from directory.vocab import GeoPrecision, TagKind, check_in
 
 
 class Practitioner(TimestampMixin, db.Model):
@@ -95,7 +93,7 @@ class PractitionerTag(db.Model):
 
     __tablename__ = "practitioner_tags"
     __table_args__ = (
-        CheckConstraint("kind IN ('technique', 'condition', 'language')", name="kind"),
+        CheckConstraint(check_in("kind", TagKind), name="kind"),
         Index("ix_practitioner_tags_kind_code", "kind", "code", "practitioner_id"),
     )
 
@@ -118,10 +116,8 @@ class PracticeLocation(TimestampMixin, db.Model):
         # by name need (the box holds a few hundred rows at a city centre).
         Index("ix_practice_locations_lat_lng", "lat", "lng", "practitioner_id",
               "practitioner_listed_until", "practitioner_attested_at", "practitioner_name"),
-        CheckConstraint(
-            "geo_precision IS NULL OR geo_precision IN ('exact', 'postcode', 'place')",
-            name="geo_precision",
-        ),
+        CheckConstraint("geo_precision IS NULL OR " + check_in("geo_precision", GeoPrecision),
+                        name="geo_precision"),
         CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
         CheckConstraint("lng IS NULL OR (lng BETWEEN -180 AND 180)", name="lng_range"),
     )

@@ -10,23 +10,21 @@ from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.base import TimestampMixin, db
+from directory.vocab import Role, check_in
 
 if TYPE_CHECKING:
     from directory.models.practitioner import Practitioner
-
-ROLES = ("practitioner", "admin")
-
 
 class User(UserMixin, TimestampMixin, db.Model):
     """A person who can log in. E-mail is unique and stored lower-case."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('practitioner', 'admin')", name="role"),)
+    __table_args__ = (CheckConstraint(check_in("role", Role), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), default="practitioner")
+    role: Mapped[str] = mapped_column(String(20), default=Role.PRACTITIONER.value)
     email_confirmed_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
@@ -36,7 +34,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         """True for administrators."""
-        return self.role == "admin"
+        return self.role == Role.ADMIN
 
     @property
     def is_confirmed(self) -> bool:
