@@ -8,6 +8,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 
 from directory import vocab
+from directory.credentials import lifecycle
 from directory.links import absolute_url
 
 
@@ -41,6 +42,12 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["language_name"] = vocab.language_name
     app.jinja_env.globals.update(
         PROFESSIONS=vocab.PROFESSIONS,
+        # Certification statuses: compare with CertStatus.X, test membership in the sets the
+        # state machine derives (credentials/lifecycle.py), never a list of literals.
+        CertStatus=vocab.CertStatus,
+        CERT_EDITABLE=lifecycle.EDITABLE,
+        CERT_REASON_GIVEN=lifecycle.REASON_GIVEN,
+        CERT_ONCE_VERIFIED=lifecycle.ONCE_VERIFIED,
         TECHNIQUES=vocab.TECHNIQUES,
         CONDITIONS=vocab.CONDITIONS,
         country_name=vocab.country_name,

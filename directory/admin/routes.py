@@ -15,6 +15,7 @@ from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import AuditEvent, Certification, Practitioner, TrainingProgram, User
 from directory.security import admin_required
+from directory.vocab import CertStatus, Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -25,14 +26,14 @@ def index():
     """The administrators' overview: counts and the latest audit events."""
     counts = {
         "Practitioner accounts": db.session.scalar(
-            select(func.count()).select_from(User).where(User.role == "practitioner")),
+            select(func.count()).select_from(User).where(User.role == Role.PRACTITIONER)),
         "Unconfirmed e-mail addresses": db.session.scalar(
             select(func.count()).select_from(User).where(User.email_confirmed_at.is_(None))),
         "Demo profiles": db.session.scalar(
             select(func.count()).select_from(Practitioner).where(Practitioner.is_demo)),
         "Certifications waiting for review": db.session.scalar(
             select(func.count()).select_from(Certification)
-            .where(Certification.status == "pending")),
+            .where(Certification.status == CertStatus.PENDING)),
     }
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20)).all()
@@ -51,16 +52,18 @@ def page_asked() -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
-STATUS_TABS = ("pending", "changes_requested", "verified", "rejected", "expired", "revoked")
+# The queue's tabs: the statuses still waiting on someone first, then every other in its order.
+STATUS_TABS = (CertStatus.PENDING, CertStatus.CHANGES_REQUESTED) + tuple(
+    s for s in CertStatus if s not in (CertStatus.PENDING, CertStatus.CHANGES_REQUESTED))
 
 
 @bp.route("/queue")
 @admin_required
 def queue():
     """Certifications by status, oldest submission first, with a count for each status."""
-    status = request.args.get("status", "pending")
+    status = request.args.get("status", CertStatus.PENDING)
     if status not in STATUS_TABS:
-        status = "pending"
+        status = CertStatus.PENDING
     counts = {status: n for status, n in db.session.execute(
         select(Certification.status, func.count()).group_by(Certification.status))}
     page = db.paginate(
@@ -124,7 +127,7 @@ def audit():
             query = query.where(AuditEvent.practitioner_id == f["practitioner"])
         if f["admin"]:
             query = query.join(User, AuditEvent.actor_id == User.id).where(
-                User.role == "admin", User.email.contains(f["admin"].strip().lower()))
+                User.role == Role.ADMIN, User.email.contains(f["admin"].strip().lower()))
         if f["action"]:
             query = query.where(AuditEvent.action.startswith(f["action"], autoescape=True))
         if f["subject_type"]:

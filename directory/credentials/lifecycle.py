@@ -14,6 +14,7 @@ from datetime import datetime
 
 from directory.models import Certification, User, record
 from directory.models.base import unproxied, utcnow
+from directory.vocab import CertStatus
 
 
 class IllegalTransition(Exception):
@@ -33,32 +34,44 @@ class Transition:
     """One allowed move: its name, from and to, who may make it, and whether it needs a reason."""
 
     name: str
-    source: str
-    target: str
+    source: CertStatus
+    target: CertStatus
     by: str  # "admin", "owner" or "system"
     needs_reason: bool = False
 
 
+S = CertStatus
+
 TRANSITIONS = {
     t.name + ":" + t.source: t
     for t in (
-        Transition("approve", "pending", "verified", "admin"),
-        Transition("reject", "pending", "rejected", "admin", needs_reason=True),
-        Transition("request_changes", "pending", "changes_requested", "admin", needs_reason=True),
-        Transition("resubmit", "changes_requested", "pending", "owner"),
-        Transition("resubmit", "verified", "pending", "owner"),
-        Transition("resubmit", "expired", "pending", "owner"),
-        Transition("expire", "verified", "expired", "system"),
-        Transition("revoke", "verified", "revoked", "admin", needs_reason=True),
+        Transition("approve", S.PENDING, S.VERIFIED, "admin"),
+        Transition("reject", S.PENDING, S.REJECTED, "admin", needs_reason=True),
+        Transition("request_changes", S.PENDING, S.CHANGES_REQUESTED, "admin", needs_reason=True),
+        Transition("resubmit", S.CHANGES_REQUESTED, S.PENDING, "owner"),
+        Transition("resubmit", S.VERIFIED, S.PENDING, "owner"),
+        Transition("resubmit", S.EXPIRED, S.PENDING, "owner"),
+        Transition("expire", S.VERIFIED, S.EXPIRED, "system"),
+        Transition("revoke", S.VERIFIED, S.REVOKED, "admin", needs_reason=True),
     )
 }
 ACTION_LABELS = {"approve": "approved", "reject": "rejected",
                  "request_changes": "sent back for changes", "resubmit": "resubmitted",
                  "expire": "expired", "revoke": "revoked"}
-STATUS_LABELS = {"pending": "waiting for review", "verified": "verified", "rejected": "rejected",
-                 "changes_requested": "waiting for changes", "expired": "expired",
-                 "revoked": "revoked"}
-EDITABLE = ("pending", "changes_requested", "verified", "expired")
+# How a status reads in a sentence ("A certification that is waiting for review …"); every
+# status has one (tests/test_vocabularies.py).
+STATUS_LABELS: dict[CertStatus, str] = {
+    S.PENDING: "waiting for review", S.VERIFIED: "verified", S.REJECTED: "rejected",
+    S.CHANGES_REQUESTED: "waiting for changes", S.EXPIRED: "expired", S.REVOKED: "revoked",
+}
+# The practitioner may edit a pending certification (it stays pending) or one a resubmit
+# leaves from (it goes back to pending).
+EDITABLE = frozenset({S.PENDING} | {t.source for t in TRANSITIONS.values() if t.name == "resubmit"})
+# The decisions that carry a reason for the practitioner: the statuses those decisions reach.
+REASON_GIVEN = frozenset(t.target for t in TRANSITIONS.values() if t.needs_reason)
+# The statuses of a certification that was verified once: its public check page tells its
+# story (verified, expired or revoked); the others show it as not verified.
+ONCE_VERIFIED = frozenset({S.VERIFIED, S.EXPIRED, S.REVOKED})
 
 
 def allowed(cert: Certification, action: str) -> bool:
