@@ -29,6 +29,7 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
+from directory.vocab import GeoPrecision, TagKind
 
 DEMO_ADMIN_EMAIL = "demo-admin@example.com"
 
@@ -234,16 +235,17 @@ def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str
         website="https://example.com/", accepting_new_patients=rng.random() < 0.8,
         insurance_notes="Demo data: no real insurance details.", attested_at=utcnow(),
     )
-    p.set_codes("technique", rng.sample(sorted(vocab.TECHNIQUES), 3))
-    p.set_codes("condition", rng.sample(sorted(vocab.CONDITIONS), 5))
-    p.set_codes("language", ["en"] + rng.sample(["es", "fr", "zh", "hi", "mi", "ga", "ar"], 1))
+    p.set_codes(TagKind.TECHNIQUE, rng.sample(sorted(vocab.TECHNIQUES), 3))
+    p.set_codes(TagKind.CONDITION, rng.sample(sorted(vocab.CONDITIONS), 5))
+    p.set_codes(TagKind.LANGUAGE,
+                ["en"] + rng.sample(["es", "fr", "zh", "hi", "mi", "ga", "ar"], 1))
     # Spread practitioners over the city (about ±6 km), not all on one point.
     p.locations.append(PracticeLocation(
         clinic_name=f"{rng.choice(CLINICS)} Physio & Sports Clinic ({city})",
         street=f"{rng.randint(1, 400)} Demo Street", city=city,
         region=vocab.region_name(region), postcode=postcode, country=country,
         lat=round(lat + rng.uniform(-0.05, 0.05), 5), lng=round(lng + rng.uniform(-0.07, 0.07), 5),
-        geo_precision="postcode", wheelchair_accessible=rng.random() < 0.6,
+        geo_precision=GeoPrecision.POSTCODE, wheelchair_accessible=rng.random() < 0.6,
     ))
     db.session.add(p)
     db.session.flush()

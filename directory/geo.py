@@ -24,6 +24,8 @@ from typing import Any, NamedTuple, Protocol
 from geopy import exc as geopy_exc  # tests raise these through geo.geopy_exc
 from geopy.geocoders import Nominatim
 
+from directory.vocab import GeoPrecision
+
 log = logging.getLogger(__name__)
 
 GAZETTEER_PATH = Path(__file__).resolve().parent / "data" / "gazetteer.csv.gz"
@@ -85,7 +87,7 @@ class Place:
     label: str
     lat: float
     lng: float
-    precision: str  # "postcode" | "place" | "exact"
+    precision: GeoPrecision
     country: str  # ISO 3166-1 alpha-2; "" for coordinates far from any known postcode
     region: str | None  # ISO 3166-2, e.g. "US-CO", "AU-VIC", "GB-ENG"
     source: str = "gazetteer"  # "gazetteer" | "online"
@@ -272,7 +274,7 @@ class Gazetteer:
         """A postcode row as a Place labelled "10001, New York, NY, United States"."""
         parts = [row.code, row.name, self.region_label(row.region, short=True),
                  COUNTRY_NAMES[row.country]]
-        return Place(", ".join(p for p in parts if p), row.lat, row.lng, "postcode",
+        return Place(", ".join(p for p in parts if p), row.lat, row.lng, GeoPrecision.POSTCODE,
                      row.country, row.region or None)
 
     def place(self, row: PlaceRow) -> Place:
@@ -283,8 +285,8 @@ class Gazetteer:
         if len(same) > 1:
             name = f"{name} ({row.code})"  # e.g. the many villages called Newton in England
         parts = [name, self.region_label(row.region), COUNTRY_NAMES[row.country]]
-        return Place(", ".join(p for p in parts if p), row.lat, row.lng, "place", row.country,
-                     row.region or None)
+        return Place(", ".join(p for p in parts if p), row.lat, row.lng, GeoPrecision.PLACE,
+                     row.country, row.region or None)
 
     def region_label(self, code: str, short: bool = False) -> str:
         """ "NY" or "New York" for US-NY; "" for no region."""
@@ -494,10 +496,10 @@ def parse_coordinates(text: str) -> Place | None:
     nearest = gazetteer().nearest_postcode(lat, lng, NEAREST_POSTCODE_KM)
     label = f"{lat:.5f}, {lng:.5f}"
     if nearest is None:
-        return Place(label, lat, lng, "exact", "", None)
+        return Place(label, lat, lng, GeoPrecision.EXACT, "", None)
     near = gazetteer().postcode_place(nearest)
-    return Place(f"{label} (near {near.label})", lat, lng, "exact", near.country, near.region,
-                 near=near.label)
+    return Place(f"{label} (near {near.label})", lat, lng, GeoPrecision.EXACT, near.country,
+                 near.region, near=near.label)
 
 
 def _hint_countries(g: Gazetteer, text: str) -> set[str]:
@@ -720,7 +722,7 @@ def _online_location(street: str, city: str | None, region: str | None,
     if region and (qualifier := gazetteer().qualifier(region)) is not None:
         matching = [r for r in qualifier.regions if wanted is None or r.startswith(wanted)]
         region_code = matching[0] if len(matching) == 1 else None
-    return Place(str(location.address), lat, lng, "exact", wanted or "", region_code,
+    return Place(str(location.address), lat, lng, GeoPrecision.EXACT, wanted or "", region_code,
                  source="online")
 
 

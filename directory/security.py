@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from directory.extensions import login_manager
+from directory.vocab import Role
 
 
 def practitioner_required(view):
@@ -18,11 +19,11 @@ def practitioner_required(view):
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        if current_user.role != "practitioner" or current_user.practitioner is None:
+        if current_user.role != Role.PRACTITIONER or current_user.practitioner is None:
             abort(403)
         return view(*args, **kwargs)
 
-    wrapped.access = "practitioner"
+    wrapped.access = Role.PRACTITIONER
     return wrapped
 
 
@@ -37,7 +38,7 @@ def admin_required(view):
             abort(403)
         return view(*args, **kwargs)
 
-    wrapped.access = "admin"
+    wrapped.access = Role.ADMIN
     return wrapped
 
 

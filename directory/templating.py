@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
         # Certification statuses: compare with CertStatus.X, test membership in the sets the
         # state machine derives (credentials/lifecycle.py), never a list of literals.
         CertStatus=vocab.CertStatus,
+        Permitted=vocab.Permitted,
         CERT_EDITABLE=lifecycle.EDITABLE,
         CERT_REASON_GIVEN=lifecycle.REASON_GIVEN,
         CERT_ONCE_VERIFIED=lifecycle.ONCE_VERIFIED,

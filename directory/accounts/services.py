@@ -27,6 +27,7 @@ from directory.extensions import db
 from directory.links import absolute_url
 from directory.models import Practitioner, User, UserSession, record
 from directory.models.base import utcnow
+from directory.vocab import Role
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def register_practitioner(email: str, password: str, full_name: str, *,
     full_name = full_name.strip()
     slug = unique_slug(full_name)
     user = User(email=email, password_hash=password_hash or hash_password(password),
-                role="practitioner")
+                role=Role.PRACTITIONER)
     db.session.add(user)
     try:
         db.session.flush()  # only the users row: a clash here is the e-mail address
@@ -228,7 +229,7 @@ def create_admin(email: str, password: str) -> User:
         raise AccountError("Enter an e-mail address like name@example.com.") from exc
     if email_taken(email):
         raise AccountError("An account with that e-mail address already exists.")
-    user = User(email=email, password_hash=hash_password(password), role="admin",
+    user = User(email=email, password_hash=hash_password(password), role=Role.ADMIN,
                 email_confirmed_at=utcnow())
     db.session.add(user)
     db.session.flush()

@@ -43,7 +43,7 @@ def openapi_document(server: str) -> dict:
             "label": {"type": "string"},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "lng": {"type": "number", "minimum": -180, "maximum": 180},
-            "precision": {"type": "string", "enum": ["exact", "postcode", "place"]},
+            "precision": {"type": "string", "enum": [str(p) for p in vocab.GeoPrecision]},
         },
     }
     location = {

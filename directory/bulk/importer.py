@@ -51,6 +51,7 @@ from directory.models import (
 from directory.models.base import utcnow
 from directory.profiles.cert_forms import DATE_MESSAGE, HOURS_MESSAGE
 from directory.profiles.forms import PHONE
+from directory.vocab import GeoPrecision, Role, TagKind
 
 # Longest values accepted, as in the profile, location and certification forms.
 MAX_LENGTH = {
@@ -336,8 +337,9 @@ class _Checker:
                 "website": website, "booking_url": booking_url,
                 "accepting_new_patients": accepting, "insurance_notes": v["insurance_notes"],
             },
-            tags=[("language", c) for c in languages] + [("technique", c) for c in techniques]
-            + [("condition", c) for c in conditions],
+            tags=[(TagKind.LANGUAGE, c) for c in languages]
+            + [(TagKind.TECHNIQUE, c) for c in techniques]
+            + [(TagKind.CONDITION, c) for c in conditions],
             location=None if not has_location else {
                 "clinic_name": v["clinic_name"], "street": v["street"], "city": v["city"],
                 "region": v["region"], "postcode": v["postcode"], "country": country,
@@ -426,7 +428,7 @@ class _Checker:
             lng = _float(v["lng"], -180, 180, "lng", "Enter a longitude from -180 to 180.", fail)
             if lat is None or lng is None:
                 return None, None, None
-            return lat, lng, "exact"
+            return lat, lng, GeoPrecision.EXACT
         if country is None or not v["city"]:
             return None, None, None
         key = (v["city"].casefold(), v["region"].casefold(), v["postcode"].casefold(), country)
@@ -709,7 +711,7 @@ def _write(rows: list[_Row], admin: User, import_id: str) -> int:
     stamps = {"created_at": now, "updated_at": now}
     user_ids = _insert(User.__table__, [{
         **r.user, "password_hash": UNUSABLE_PREFIX + secrets.token_hex(16),
-        "role": "practitioner", "email_confirmed_at": now, "is_active": True,
+        "role": Role.PRACTITIONER, "email_confirmed_at": now, "is_active": True,
         **stamps} for r in rows], returning=True)
     practitioner_ids = _insert(Practitioner.__table__, [{
         **r.practitioner, "user_id": uid, "slug": unique_slug(r.practitioner["full_name"]),

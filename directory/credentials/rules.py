@@ -9,8 +9,11 @@ from sqlalchemy import select
 from directory import vocab
 from directory.extensions import db
 from directory.models import JurisdictionRule, Practitioner
+from directory.vocab import Permitted
 
-VERDICTS = {"yes": "permitted", "no": "not permitted", "unclear": "unclear"}
+# What a rule's `permitted` says on a public profile; every value has one.
+VERDICTS: dict[Permitted, str] = {Permitted.YES: "permitted", Permitted.NO: "not permitted",
+                                  Permitted.UNCLEAR: "unclear"}
 
 
 def jurisdiction_label(code: str) -> str:

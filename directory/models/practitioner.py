@@ -57,26 +57,26 @@ class Practitioner(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    def codes(self, kind: str) -> list[str]:
+    def codes(self, kind: TagKind) -> list[str]:
         """The codes of one kind of tag, sorted."""
         return [t.code for t in self.tags if t.kind == kind]
 
     @property
     def techniques(self) -> list[str]:
         """Technique codes offered."""
-        return self.codes("technique")
+        return self.codes(TagKind.TECHNIQUE)
 
     @property
     def conditions(self) -> list[str]:
         """Condition codes treated."""
-        return self.codes("condition")
+        return self.codes(TagKind.CONDITION)
 
     @property
     def languages(self) -> list[str]:
         """ISO 639-1 language codes spoken."""
-        return self.codes("language")
+        return self.codes(TagKind.LANGUAGE)
 
-    def set_codes(self, kind: str, codes: list[str]) -> None:
+    def set_codes(self, kind: TagKind, codes: list[str]) -> None:
         """Replace the tags of one kind with these codes."""
         wanted = set(codes)
         keep = [t for t in self.tags if t.kind != kind or t.code in wanted]

@@ -13,6 +13,7 @@ from directory.extensions import db
 from directory.links import absolute_url
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
+from directory.vocab import TagKind
 
 PROFILE_FIELDS = (
     "full_name", "post_nominals", "profession", "licence_number", "licence_country",
@@ -39,9 +40,9 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
         for key in PROFILE_FIELDS:
             setattr(practitioner, key, values.get(key))
         before = (practitioner.techniques, practitioner.conditions, practitioner.languages)
-        practitioner.set_codes("technique", techniques)
-        practitioner.set_codes("condition", conditions)
-        practitioner.set_codes("language", languages)
+        practitioner.set_codes(TagKind.TECHNIQUE, techniques)
+        practitioner.set_codes(TagKind.CONDITION, conditions)
+        practitioner.set_codes(TagKind.LANGUAGE, languages)
         if before != (practitioner.techniques, practitioner.conditions, practitioner.languages):
             changed.append("tags")
         # Touching the row on every save bumps its version, even when only tags changed.

@@ -29,10 +29,12 @@ from directory import vocab
 from directory.credentials.rules import jurisdiction_label
 from directory.forms import BaseForm, StrippedStringField, WebAddressField, http_url
 from directory.registry import services
+from directory.vocab import Permitted
 
 TRISTATE = {"unknown": "Unknown", "yes": "Yes", "no": "No"}
-PERMITTED = {"": "Choose", "yes": "Yes: permitted", "no": "No: not permitted",
-             "unclear": "Unclear"}
+PERMITTED_LABELS: dict[Permitted, str] = {Permitted.YES: "Yes: permitted",
+                                          Permitted.NO: "No: not permitted",
+                                          Permitted.UNCLEAR: "Unclear"}
 ANY_PROFESSION = "*"
 RULE_PROFESSIONS = {ANY_PROFESSION: "Any profession", **vocab.PROFESSIONS}
 KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -229,7 +231,7 @@ class RuleForm(BaseForm):
                                                     **RULE_PROFESSIONS},
                              validators=[InputRequired("Choose a profession.")],
                              invalid_choice_message="Choose a profession from the list.")
-    permitted = SelectField("Dry needling permitted", choices=PERMITTED,
+    permitted = SelectField("Dry needling permitted", choices={"": "Choose", **PERMITTED_LABELS},
                             validators=[InputRequired("Choose whether dry needling is permitted.")],
                             invalid_choice_message="Choose yes, no or unclear.")
     min_hours = _hours("Minimum total hours", "Leave empty when the rule sets none.")
