@@ -1,9 +1,10 @@
-"""The location search: nearest listed practitioners to a point, with filters.
+"""The location search: nearest searchable practitioners to a point, with filters.
 
 The same SQL runs on SQLite and PostgreSQL. Each query is bounded by a box on the composite
-(lat, lng) index, computes the haversine distance in SQL, applies the listing rule and the
-filters, keeps each practitioner's nearest location, and orders by distance then name; the same
-statement counts the results and returns what the requested page shows of them.
+(lat, lng) index, computes the haversine distance in SQL, applies the searchable rule
+(directory.listing: listed, and confirmed accurate within 12 months) and the filters, keeps
+each practitioner's nearest location, and orders by distance then name; the same statement
+counts the results and returns what the requested page shows of them.
 
 At a dense city centre a 25 km circle can hold tens of thousands of practitioners; computing
 every distance there costs hundreds of milliseconds. So the search widens a ring from a small
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -148,15 +149,15 @@ HIT_CERTIFICATION = (Certification.id, Certification.submitted_name, Certificati
 
 @lru_cache(maxsize=256)
 def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
-    """One SQL query for one ring: how many listed practitioners lie within :radius (counted
+    """One SQL query for one ring: how many searchable practitioners lie within :radius (counted
     up to :limit, one each at their nearest location, nearest first, then by name), and for
     those from :start to :start + :page_size what the result list shows, with their shown
     certifications. Built once per combination of filters and reused with new parameters.
 
-    The listing rule and the order by name read the copies each location carries of its
-    practitioner (kept by directory.listing), so without a profession or "accepting" filter
-    the box is read from the (lat, lng) index alone; practitioners, locations and
-    certifications are read only for the page.
+    The searchable rule (listing.searchable_location_clause) and the order by name read the
+    copies each location carries of its practitioner (kept by directory.listing), so without a
+    profession or "accepting" filter the box is read from the (lat, lng) index alone;
+    practitioners, locations and certifications are read only for the page.
     """
     distance = haversine_sql().label("distance_km")
     located = (
@@ -164,8 +165,8 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
                PracticeLocation.practitioner_id.label("practitioner_id"),
                PracticeLocation.practitioner_name.label("name"), distance)
         .where(_box_clause(n_boxes),
-               PracticeLocation.practitioner_listed_until >= bindparam("today"),
-               PracticeLocation.practitioner_attested_at >= bindparam("attested_since"),
+               listing.searchable_location_clause(bindparam("today"),
+                                                  bindparam("attested_since")),
                *_filter_clauses(shape))
     )
     if any(name in shape for name in PRACTITIONER_FILTERS):
@@ -228,7 +229,7 @@ def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: d
             limit: int) -> tuple[int, dict]:
     boxes = geo.bounding_boxes(lat, lng, radius_km)
     # Now, moved to the day searched (the real today unless a caller asks about another day).
-    now = datetime.combine(today, utcnow().time(), tzinfo=UTC)
+    now = listing.now_on(today)
     params = {"rlat": math.radians(lat), "rlng": math.radians(lng),
               "coslat": math.cos(math.radians(lat)), "radius": radius_km, "today": today,
               "attested_since": listing.attested_since(now), "limit": limit}
@@ -287,7 +288,7 @@ def _count_in_box(lat: float, lng: float, probe_km: float) -> int:
 
 def search(lat: float, lng: float, radius_km: float, filters: Filters | None = None,
            page: int = 1, per_page: int = 20, today: date | None = None) -> Results:
-    """The page of nearest listed practitioners, widening the ring until it has enough."""
+    """The page of nearest searchable practitioners, widening the ring until it has enough."""
     filters = filters or Filters()
     today = today or utcnow().date()
     radius_km = min(max(float(radius_km), 0.1), MAX_RADIUS_KM)

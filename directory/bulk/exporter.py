@@ -1,4 +1,5 @@
-"""Export the listed directory (listing.listed_clause) as CSV or JSON, streamed in batches.
+"""Export the searchable directory (listing.searchable_clause: listed, and confirmed accurate
+within 12 months, as in search) as CSV or JSON, streamed in batches.
 
 The CSV has the import's columns, one row per practitioner with their first practice location
 and their longest-lasting verified certification, so an export imports again into an empty site.
@@ -31,16 +32,17 @@ PLAIN = {"lat", "lng", "level", "hours", "in_person_hours", "supervised_sessions
          "licence_country", "country", "profession"}
 
 
-def listed_practitioners(today: date | None = None
-                         ) -> Iterator[tuple[Practitioner, list[Certification]]]:
-    """Every listed practitioner (demo data left out), by id, with their shown (verified,
+def searchable_practitioners(today: date | None = None
+                             ) -> Iterator[tuple[Practitioner, list[Certification]]]:
+    """Every searchable practitioner (demo data left out), by id, with their shown (verified,
     unexpired) certifications."""
-    today = today or utcnow().date()
+    now = listing.now_on(today)
+    today = now.date()
     last = 0
     while True:
         ids = list(db.session.scalars(
             # Demo practitioners are listed on a demo site, but they are not real people.
-            select(Practitioner.id).where(listing.listed_clause(today), Practitioner.id > last,
+            select(Practitioner.id).where(listing.searchable_clause(now), Practitioner.id > last,
                                           Practitioner.is_demo.is_(False))
             .order_by(Practitioner.id).limit(BATCH)))
         if not ids:
@@ -114,11 +116,11 @@ def _safe(column: str, value: str) -> str:
 
 
 def export_csv(today: date | None = None) -> Iterator[str]:
-    """The listed directory as CSV text, in pieces (header first)."""
+    """The searchable directory as CSV text, in pieces (header first)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=NAMES, lineterminator="\r\n")
     writer.writeheader()
-    for n, (p, certs) in enumerate(listed_practitioners(today), start=1):
+    for n, (p, certs) in enumerate(searchable_practitioners(today), start=1):
         writer.writerow(csv_row(p, certs))
         if n % BATCH == 0:
             yield out.getvalue()
@@ -162,11 +164,11 @@ def practitioner_json(p: Practitioner, certs: list[Certification]) -> dict:
 
 
 def export_json(today: date | None = None) -> Iterator[str]:
-    """The listed directory as one JSON document, in pieces."""
+    """The searchable directory as one JSON document, in pieces."""
     yield '{"exported_at": ' + json.dumps(utcnow().isoformat(timespec="seconds")) + \
         ', "practitioners": ['
     count = 0
-    for p, certs in listed_practitioners(today):
+    for p, certs in searchable_practitioners(today):
         yield ("," if count else "") + "\n" + json.dumps(practitioner_json(p, certs),
                                                           ensure_ascii=False)
         count += 1

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from directory import listing
 from directory.credentials.matching import AUTO_MATCH
 from directory.credentials.rules import jurisdiction_label, rule_for
 from directory.extensions import db
@@ -111,7 +112,7 @@ def not_expired(cert: Certification, today: date) -> Check:
     name = "Not expired"
     if cert.expires_on is None:
         return Check(name, "pass", "No expiry date.")
-    if cert.expires_on < today:
+    if not listing.is_unexpired(cert, today):
         return Check(name, "fail", f"Expired on {format_date(cert.expires_on)}.")
     return Check(name, "pass", f"Valid until {format_date(cert.expires_on)}.")
 

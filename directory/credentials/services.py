@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory import outbox
+from directory import listing, outbox
 from directory.credentials import evidence, lifecycle
 from directory.credentials.matching import ProgramMatcher
 from directory.extensions import db
@@ -208,7 +208,7 @@ def sweep(today: date | None = None) -> SweepResult:
     today = today or utcnow().date()
     result = SweepResult()
     due = db.session.scalars(select(Certification).where(
-        Certification.status == "verified", Certification.expires_on < today)).all()
+        listing.verified_clause(), ~listing.unexpired_clause(today))).all()
     for cert in due:
         lifecycle.apply(cert, "expire", None)
         db.session.flush()
@@ -220,8 +220,7 @@ def sweep(today: date | None = None) -> SweepResult:
 
     horizon = today + timedelta(days=max(REMINDER_DAYS))
     soon = db.session.scalars(select(Certification).where(
-        Certification.status == "verified", Certification.expires_on >= today,
-        Certification.expires_on <= horizon)).all()
+        listing.shown_clause(today), Certification.expires_on <= horizon)).all()
     for cert in soon:
         days_left = (cert.expires_on - today).days
         column = "reminder_7_sent_at" if days_left <= 7 else "reminder_30_sent_at"

@@ -15,6 +15,7 @@ from directory.public.forms import VerifyForm
 from directory.public.search_page import render_search
 from directory.ratelimit import client_address, setting
 from directory.security import public
+from directory.vocab import CertStatus
 
 bp = Blueprint("public", __name__)
 
@@ -64,7 +65,7 @@ def verify_code(code: str):
     if len(code) <= 64:
         cert = db.session.scalar(select(Certification).where(Certification.public_code == code))
     # Never verified, or verified once but rejected after an edit: not a verified credential.
-    if cert is None or cert.verified_at is None or cert.status == "rejected":
+    if cert is None or cert.verified_at is None or cert.status == CertStatus.REJECTED:
         form = VerifyForm(data={"code": code[:64]}, meta={"csrf": False})
         return render_template("public/verify.html", form=form, not_found=True), 404
     return render_template("public/verified.html", cert=cert,
@@ -74,9 +75,8 @@ def verify_code(code: str):
 
 def public_status(cert: Certification) -> str:
     """What the public check says: verified, expired, revoked or under review."""
-    today = utcnow().date()
-    if cert.status == "verified" and cert.expires_on and cert.expires_on < today:
-        return "expired"
-    if cert.status in ("verified", "expired", "revoked"):
+    if listing.is_verified(cert) and not listing.is_unexpired(cert):
+        return CertStatus.EXPIRED  # past its expiry day, before the sweep marks it
+    if cert.status in (CertStatus.VERIFIED, CertStatus.EXPIRED, CertStatus.REVOKED):
         return cert.status
     return "under review"
