@@ -12,7 +12,7 @@ from directory.accounts.services import find_user
 from directory.bulk import exporter, importer
 
 import_group = AppGroup("import", help="Bulk data: import practitioners from CSV.")
-export_group = AppGroup("export", help="Bulk data: export the listed directory.")
+export_group = AppGroup("export", help="Bulk data: export the searchable directory.")
 
 
 def register(app: Flask) -> None:
@@ -70,7 +70,7 @@ def import_practitioners(file: Path, dry_run: bool, admin_email: str | None) -> 
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write to this file instead of standard output.")
 def export_practitioners(fmt: str, output: Path | None) -> None:
-    """Export the listed practitioners as CSV (the import format) or JSON."""
+    """Export the searchable practitioners as CSV (the import format) or JSON."""
     pieces = exporter.export_csv() if fmt == "csv" else exporter.export_json()
     if output is None:
         for piece in pieces:

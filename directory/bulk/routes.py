@@ -102,7 +102,7 @@ def template():
 @bp.route("/export.<any(csv, json):fmt>")
 @admin_required
 def export(fmt: str):
-    """Download the listed directory as CSV (the import format) or JSON."""
+    """Download the searchable directory as CSV (the import format) or JSON."""
     name = f"practitioners-{utcnow().date().isoformat()}.{fmt}"
     if fmt == "csv":
         # A byte-order mark, so spreadsheets read the accents right; the import skips it.
