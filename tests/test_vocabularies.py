@@ -163,7 +163,7 @@ def test_the_queue_page_shows_a_tab_for_every_status_with_its_count(app, client,
 
 
 @pytest.mark.parametrize("status", list(CertStatus))
-def test_a_certification_page_leads_back_to_its_status_tab(app, client, auth, status):
+def test_a_certification_page_leads_back_to_its_tab_with_its_decisions(app, client, auth, status):
     with app.app_context():
         admin = factories.make_admin()
         cert_id = factories.make_certification(factories.make_practitioner(), status=status,
@@ -172,6 +172,10 @@ def test_a_certification_page_leads_back_to_its_status_tab(app, client, auth, st
     auth.login(email)
     raw = client.get(f"/admin/certifications/{cert_id}").get_data(as_text=True)
     assert f'href="/admin/queue?status={status}">← Back to the queue' in raw
+    # Its buttons are the administrator's moves from this status, no more, no fewer.
+    buttons = re.findall(r'<button type="submit" name="action" value="(\w+)"', raw)
+    assert buttons == [t.name for t in lifecycle.TRANSITIONS.values()
+                       if t.source == status and t.by == "admin"]
 
 
 @pytest.mark.parametrize("status", list(CertStatus))

@@ -13,10 +13,12 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from directory.credentials import lifecycle
 from directory.forms import BaseForm
 
-DECISIONS = {"approve": "Approve", "reject": "Reject", "request_changes": "Request changes",
-             "revoke": "Revoke"}
+# The administrator's moves of the state machine, as buttons: "request_changes" → "Request changes".
+DECISIONS = {t.name: t.name.replace("_", " ").capitalize()
+             for t in lifecycle.TRANSITIONS.values() if t.by == "admin"}
 
 
 class DecisionForm(BaseForm):
