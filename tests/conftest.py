@@ -113,6 +113,16 @@ def app(migrated_database, tmp_path):
 
 
 @pytest.fixture
+def csrf_app(migrated_database, tmp_path, app):
+    """The app with CSRF checks on, as in production (`app` empties the database after)."""
+    csrf_app = create_app(base_config(migrated_database, tmp_path) | {"WTF_CSRF_ENABLED": True})
+    yield csrf_app
+    with csrf_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     """A test client."""
     return app.test_client()
@@ -138,8 +148,8 @@ class Auth:
         self.client = client
 
     def login(self, email: str, password: str = factories.PASSWORD, **extra):
-        return self.client.post("/account/login", data={"email": email, "password": password,
-                                                        **extra})
+        """Log this client in (extra: more form fields, such as remember or next)."""
+        return factories.login(self.client, email, password, form=extra)
 
     def logout(self):
         return self.client.post("/account/logout")

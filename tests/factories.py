@@ -1,14 +1,20 @@
-"""Plain helpers that make test data through the models (call inside an app context)."""
+"""Plain helpers the tests share: test data made through the models (call those inside an app
+context), a test client logged in through the login form, and the audit log and evidence files
+read back. One helper per job: a test file imports these rather than keeping its own copy."""
 
 from __future__ import annotations
 
 import io
+import math
 from datetime import date
 from itertools import count
+from pathlib import Path
+from types import SimpleNamespace
 
 from directory.accounts.passwords import hash_password
 from directory.extensions import db
 from directory.models import (
+    AuditEvent,
     Certification,
     PracticeLocation,
     Practitioner,
@@ -18,7 +24,13 @@ from directory.models import (
 from directory.models.base import utcnow
 
 PASSWORD = "correct horse battery staple"
+DENVER = (39.7392, -104.9903)
 _seq = count(1)
+
+
+def today() -> date:
+    """The app's idea of today (UTC), read each time it is needed."""
+    return utcnow().date()
 
 
 def make_user(email: str | None = None, *, role: str = "practitioner", confirmed: bool = True,
@@ -57,6 +69,17 @@ def make_location(practitioner: Practitioner, **fields) -> PracticeLocation:
     db.session.add(location)
     db.session.commit()
     return location
+
+
+def evidence_folder(app) -> Path:
+    """Where the app keeps evidence files."""
+    return Path(app.config["UPLOAD_FOLDER"]) / "evidence"
+
+
+def stored_files(app) -> list[str]:
+    """The names of the evidence files the app has stored."""
+    folder = evidence_folder(app)
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 def pdf_bytes(text: str = "certificate") -> bytes:
@@ -154,3 +177,57 @@ def make_listed_practitioner(email: str | None = None, **profile) -> Practitione
     p = make_practitioner(email, **{"attested_at": utcnow()} | profile)  # confirmed: in search
     make_certification(p, status="verified")
     return p
+
+
+def offset(lat: float, lng: float, km_north: float = 0.0, km_east: float = 0.0):
+    """A point the given distances north and east of (lat, lng)."""
+    return (lat + km_north / 111.195,
+            lng + km_east / (111.195 * math.cos(math.radians(lat))))
+
+
+def listed_at(lat, lng, name="Practitioner", *, profession="physiotherapist", tags=None,
+              accessible=False, accepting=True, listed=True, **extra):
+    """A practitioner (listed unless told otherwise) with one location at (lat, lng)."""
+    if listed:
+        p = make_listed_practitioner(full_name=name, profession=profession,
+                                     accepting_new_patients=accepting, **extra)
+    else:
+        p = make_practitioner(full_name=name, profession=profession, **extra)
+    for kind, codes in (tags or {}).items():
+        p.set_codes(kind, codes)
+    make_location(p, lat=lat, lng=lng, geo_precision="postcode",
+                  wheelchair_accessible=accessible, clinic_name=f"{name} Clinic")
+    db.session.commit()
+    return p
+
+
+def login(client, email: str, password: str = PASSWORD, *, remember: bool = False,
+          form: dict | None = None, **post):
+    """Send the login form from this test client (a browser); the response. `form` adds fields
+    (next...), `post` goes to client.post (environ_base, headers...)."""
+    data = {"email": email, "password": password} | ({"remember": "y"} if remember else {})
+    return client.post("/account/login", data=data | (form or {}), **post)
+
+
+def login_client(app, email: str, password: str = PASSWORD, *, remember: bool = False):
+    """A new browser, logged in as this account through the login form."""
+    client = app.test_client()
+    response = login(client, email, password, remember=remember)
+    assert response.status_code == 302, f"{email} could not log in"
+    return client
+
+
+def audit_events(app, action: str | None = None) -> list[SimpleNamespace]:
+    """The audit log (only one action's events when given), oldest first, as plain values."""
+    from sqlalchemy import select
+
+    with app.app_context():
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        events = [SimpleNamespace(action=e.action, actor_id=e.actor_id,
+                                  subject_type=e.subject_type, subject_id=e.subject_id,
+                                  practitioner_id=e.practitioner_id, detail=e.detail)
+                  for e in db.session.scalars(query)]
+        db.session.remove()
+    return events

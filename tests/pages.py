@@ -65,7 +65,7 @@ def page(response) -> str:
 
 def field_error(response, field_id: str) -> str:
     """The error message shown under one field ("" when there is none)."""
-    match = re.search(rf'<p class="error" id="{field_id}-error">(.*?)</p>',
+    match = re.search(rf'<p class="error" id="{re.escape(field_id)}-error">(.*?)</p>',
                       response.get_data(as_text=True), re.S)
     return html.unescape(match.group(1)) if match else ""
 

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from directory.accounts import services
 from directory.accounts.passwords import verify_password
 from directory.extensions import db
-from directory.models import AuditEvent, Practitioner, User
+from directory.models import Practitioner, User
 from directory.models.base import utcnow
-from tests.factories import PASSWORD, make_admin, make_user
+from tests.factories import PASSWORD, audit_events, login, make_admin, make_user
+from tests.pages import field_error, flashes
 
 NEW_PASSWORD = "lantern orbit marmalade 42"
 JANE = "jane@example.com"
@@ -43,25 +44,12 @@ NOT_VALID = "This link is not valid. Please ask for a new one."
 
 # --- reading pages, mail and the database ------------------------------------------------------
 
-def field_error(response, field_id: str) -> str:
-    """The error text shown under one field of the page ('' when it shows none)."""
-    match = re.search(rf'<p class="error" id="{re.escape(field_id)}-error">(.*?)</p>',
-                      response.text, re.S)
-    return html.unescape(match.group(1)) if match else ""
-
-
 def input_value(response, name: str) -> str | None:
     """The value an <input> is rendered with (None when it has no value attribute)."""
     tag = re.search(rf'<input\b[^>]*\bname="{re.escape(name)}"[^>]*>', response.text)
     assert tag, f"no input named {name}"
     value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
     return html.unescape(value.group(1)) if value else None
-
-
-def flashes(response) -> list[str]:
-    """The flashed messages shown on the page."""
-    return [html.unescape(m) for m in
-            re.findall(r'<p class="flash flash-\w+">(.*?)</p>', response.text, re.S)]
 
 
 def token_of(path: str) -> str:
@@ -87,19 +75,9 @@ def account(app, email: str) -> dict | None:
                 "full_name": p.full_name if p else None, "slug": p.slug if p else None}
 
 
-def audit(app, action: str) -> list[dict]:
-    """The audit events recorded for one action: subject id, actor id and detail."""
-    with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                    .order_by(AuditEvent.id))
-        return [{"subject": e.subject_type, "subject_id": e.subject_id, "actor_id": e.actor_id,
-                 "detail": e.detail} for e in events]
-
-
 def can_log_in(app, email: str, password: str) -> bool:
     """Whether a fresh browser can log in with these credentials."""
-    response = app.test_client().post("/account/login",
-                                      data={"email": email, "password": password})
+    response = login(app.test_client(), email, password)
     assert response.status_code in (200, 302)
     return response.status_code == 302
 
@@ -183,7 +161,7 @@ def test_signup_creates_a_practitioner_and_sends_a_confirmation_that_logs_in(app
     assert stored["password_hash"] != NEW_PASSWORD
     with app.app_context():
         assert verify_password(stored["password_hash"], NEW_PASSWORD)
-    assert [e["subject_id"] for e in audit(app, "account.signed_up")] == [stored["id"]]
+    assert [e.subject_id for e in audit_events(app, "account.signed_up")] == [stored["id"]]
 
     [message] = outbox.messages()
     assert message["To"] == JANE
@@ -200,7 +178,7 @@ def test_signup_creates_a_practitioner_and_sends_a_confirmation_that_logs_in(app
     assert f"Thank you: {JANE} is confirmed." in flashes(confirmed)
     assert "Hello, Jane Doe" in confirmed.text
     assert account(app, JANE)["confirmed"]
-    assert len(audit(app, "account.email_confirmed")) == 1
+    assert len(audit_events(app, "account.email_confirmed")) == 1
 
     # Once: after logging out, the same link in the same browser logs in no more.
     client.post("/account/logout")
@@ -266,7 +244,7 @@ def test_addresses_are_stored_and_compared_in_one_normalised_form(app, runner, o
     with app.app_context():
         make_user("taken@example.com")
     browser = app.test_client()
-    browser.post("/account/login", data={"email": "bob@example.net", "password": NEW_PASSWORD})
+    login(browser, "bob@example.net", NEW_PASSWORD)
     response = change_email(browser, "taken@ｅｘａｍｐｌｅ.com", NEW_PASSWORD)
     assert field_error(response, "em-email") == TAKEN
 
@@ -796,7 +774,7 @@ def test_reset_link_sets_a_new_password_once(app, client, jane, outbox):
     assert "Your password has been changed. Please log in with it." in flashes(response)
     assert not can_log_in(app, JANE, PASSWORD)
     assert can_log_in(app, JANE, NEW_PASSWORD)
-    assert len(audit(app, "account.password_reset")) == 1
+    assert len(audit_events(app, "account.password_reset")) == 1
 
     for again in (client.get(link, follow_redirects=True),
                   client.post(link, data={"password": "another good pass 77",
@@ -871,7 +849,7 @@ def test_reset_confirms_an_unconfirmed_address(app, client, outbox):
 
 def test_reset_logs_out_every_session(app, client, auth, jane, outbox):
     other = app.test_client()
-    other.post("/account/login", data={"email": JANE, "password": PASSWORD, "remember": "y"})
+    login(other, JANE, remember=True)
     assert other.get("/dashboard").status_code == 200
     auth.login(jane)
 
@@ -943,7 +921,7 @@ def test_change_password_enforces_the_rules(app, logged_in, password, confirm, f
 
 def test_change_password_keeps_this_session_and_ends_the_others(app, client, auth, jane):
     other = app.test_client()
-    other.post("/account/login", data={"email": JANE, "password": PASSWORD})
+    login(other, JANE)
     auth.login(jane)
 
     response = change_password(client, follow_redirects=True)
@@ -954,7 +932,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, aut
     assert other.get("/dashboard").location.startswith("/account/login")
     assert can_log_in(app, JANE, NEW_PASSWORD)
     assert not can_log_in(app, JANE, PASSWORD)
-    assert [e["detail"] for e in audit(app, "account.password_changed")] == [{}]
+    assert [e.detail for e in audit_events(app, "account.password_changed")] == [{}]
 
 
 def test_change_password_keeps_remember_me_on_this_device(app, client, auth, jane):
@@ -1033,10 +1011,10 @@ def test_change_email_by_link_to_the_new_address(app, logged_in, outbox):
 
     response = logged_in.get(link, follow_redirects=True)
     assert flashes(response) == ["This link has already been used or is not valid."]
-    [event] = audit(app, "account.email_changed")
-    assert event["detail"] == {"old": JANE, "new": "new@example.com"}
-    assert event["subject"] == "users"
-    assert event["subject_id"] == event["actor_id"] == account(app, "new@example.com")["id"]
+    [event] = audit_events(app, "account.email_changed")
+    assert event.detail == {"old": JANE, "new": "new@example.com"}
+    assert event.subject_type == "users"
+    assert event.subject_id == event.actor_id == account(app, "new@example.com")["id"]
 
 
 def test_change_email_link_works_once_even_after_changing_back(app, logged_in, outbox):
@@ -1054,7 +1032,7 @@ def test_change_email_link_works_once_even_after_changing_back(app, logged_in, o
     assert flashes(again) == ["This link has already been used or is not valid."]
     assert account(app, JANE) is not None
     assert account(app, "b@example.com") is None
-    assert len(audit(app, "account.email_changed")) == 2
+    assert len(audit_events(app, "account.email_changed")) == 2
 
 
 def test_change_email_link_refused_when_the_address_was_taken_meanwhile(app, logged_in, outbox):
@@ -1064,7 +1042,7 @@ def test_change_email_link_refused_when_the_address_was_taken_meanwhile(app, log
     response = logged_in.get(outbox.link(outbox.last("new@example.com")), follow_redirects=True)
     assert "Another account now uses that address." in flashes(response)
     assert account(app, JANE) is not None
-    assert audit(app, "account.email_changed") == []
+    assert audit_events(app, "account.email_changed") == []
 
 
 def test_change_email_link_is_refused_when_tampered(app, logged_in, outbox):
@@ -1088,7 +1066,7 @@ def test_create_admin_from_the_environment(app, runner, client, auth):
     assert stored["role"] == "admin"
     assert stored["confirmed"]
     assert stored["full_name"] is None
-    assert len(audit(app, "account.admin_created")) == 1
+    assert len(audit_events(app, "account.admin_created")) == 1
 
     response = auth.login("boss@example.com", NEW_PASSWORD)
     assert response.location == "/admin/"
@@ -1210,7 +1188,7 @@ def test_two_sign_ups_with_the_same_name_at_the_same_moment_both_succeed(app, ou
     second = account(app, JANE)
     assert second["slug"] == "jane-doe-2"
     assert second["full_name"] == "Jane Doe"
-    assert [e["subject_id"] for e in audit(app, "account.signed_up")] == [second["id"]]
+    assert [e.subject_id for e in audit_events(app, "account.signed_up")] == [second["id"]]
     assert outbox.last(JANE)["Subject"].startswith("Confirm your e-mail address")
     assert [m["To"] for m in outbox.messages()] == [JANE]  # no "address in use" note
 

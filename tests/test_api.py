@@ -12,7 +12,7 @@ from directory.extensions import db
 from directory.models import Practitioner
 from tests import factories
 from tests.conftest import base_config
-from tests.test_search import DENVER, listed_at, offset
+from tests.factories import DENVER, listed_at, offset
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests import factories
-from tests.test_search import DENVER, listed_at, offset
+from tests.factories import DENVER, listed_at, offset
 
 EXAMPLES = 150
 SEARCH = ("/practitioners", "GET")

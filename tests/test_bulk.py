@@ -494,8 +494,7 @@ def test_confirm_needs_the_file_this_admin_checked(app, as_admin):
     with app.app_context():
         factories.make_admin("second-admin@example.com")
     other = app.test_client()
-    other.post("/account/login", data={"email": "second-admin@example.com",
-                                       "password": factories.PASSWORD})
+    factories.login(other, "second-admin@example.com")
     response = other.post("/admin/bulk/import", data=values, follow_redirects=True)
     assert "no longer waiting" in response.get_data(as_text=True)
     with app.app_context():

@@ -9,7 +9,6 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -32,7 +31,8 @@ from directory.models import (
 from directory.models.base import utcnow
 from directory.vocab import CertStatus
 from tests import factories
-from tests.pages import form_values
+from tests.factories import audit_events, evidence_folder, login_client, stored_files, today
+from tests.pages import field_error, flashes, form_values
 
 # --------------------------------------------------------------------------- reading pages
 
@@ -50,20 +50,6 @@ def text(response) -> str:
 def main_part(response) -> str:
     """The visible text after the status tabs of the queue."""
     return visible(response.get_data(as_text=True).split("</nav>", 2)[2])
-
-
-def field_error(response, field_id: str) -> str:
-    """The error message shown under one field ("" when there is none)."""
-    match = re.search(rf'<p class="error" id="{field_id}-error">(.*?)</p>',
-                      response.get_data(as_text=True), re.S)
-    return html.unescape(match.group(1)) if match else ""
-
-
-def flashes(response) -> list[str]:
-    """The flashed messages on a page."""
-    return [html.unescape(m) for m in
-            re.findall(r'<p class="flash flash-\w+">(.*?)</p>', response.get_data(as_text=True),
-                       re.S)]
 
 
 def body(message) -> str:
@@ -87,21 +73,7 @@ def post_multipart(client, url: str, data: dict):
                        content_type=f"multipart/form-data; boundary={boundary}")
 
 
-def login_client(app, email: str):
-    """Another browser, logged in as this account."""
-    client = app.test_client()
-    response = client.post("/account/login",
-                           data={"email": email, "password": factories.PASSWORD})
-    assert response.status_code == 302
-    return client
-
-
 # --------------------------------------------------------------------------- data
-
-def today():
-    """The app's idea of today (UTC), read each time it is needed."""
-    return utcnow().date()
-
 
 FIXED_NOW = datetime(2025, 6, 1, 12, 30, tzinfo=UTC)
 
@@ -137,15 +109,6 @@ def assert_form_keeps(response, posted: dict) -> None:
         assert shown.get(name) == [value.strip()], name  # text fields are stripped
 
 
-def evidence_folder(app) -> Path:
-    return Path(app.config["UPLOAD_FOLDER"]) / "evidence"
-
-
-def stored_files(app) -> list[str]:
-    folder = evidence_folder(app)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
 def cert_row(app, cert_id: int) -> SimpleNamespace:
     """The stored certification's columns."""
     with app.app_context():
@@ -171,20 +134,6 @@ def cert_count(app) -> int:
         n = len(db.session.scalars(select(Certification.id)).all())
         db.session.remove()
     return n
-
-
-def audit_events(app, action: str | None = None) -> list[SimpleNamespace]:
-    """The audit log, oldest first."""
-    with app.app_context():
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        events = [SimpleNamespace(action=e.action, actor_id=e.actor_id,
-                                  subject_type=e.subject_type, subject_id=e.subject_id,
-                                  practitioner_id=e.practitioner_id, detail=e.detail)
-                  for e in db.session.scalars(query)]
-        db.session.remove()
-    return events
 
 
 def make_cert(app, practitioner_id: int, program_key: str | None = None,

@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from directory import create_app
-from directory.extensions import db
 from tests import factories
-from tests.conftest import base_config
-
-
-@pytest.fixture
-def csrf_app(migrated_database, tmp_path, app):
-    """The app with CSRF checks on, as in production (`app` empties the database after)."""
-    config = base_config(migrated_database, tmp_path) | {"WTF_CSRF_ENABLED": True}
-    csrf_app = create_app(config)
-    yield csrf_app
-    with csrf_app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _token(html: str) -> str:

@@ -17,24 +17,13 @@ from directory.models.base import utcnow
 from directory.search import search
 from directory.templating import format_date
 from tests import factories
-from tests.test_credentials import (
-    audit_events,
-    body,
-    cert_form,
-    flashes,
-    post_multipart,
-    subject,
-    text,
-)
+from tests.factories import DENVER, audit_events, listed_at, today
+from tests.pages import flashes
+from tests.test_credentials import body, cert_form, post_multipart, subject, text
 from tests.test_profiles import post_profile
-from tests.test_search import DENVER, listed_at
 
 ELEVEN = "Please confirm your details are still accurate"
 TWELVE = "Your profile is hidden from search until you confirm your details"
-
-
-def today():
-    return utcnow().date()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import struct
 import zlib
 from datetime import timedelta
 from functools import cache
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -40,7 +39,8 @@ from directory.extensions import db
 from directory.models import Certification
 from directory.models.base import utcnow
 from tests import factories
-from tests.pages import form_values
+from tests.factories import evidence_folder, stored_files
+from tests.pages import field_error, form_values
 
 # --------------------------------------------------------------------------- files
 
@@ -334,25 +334,10 @@ def post_file(client, url: str, content: bytes, name: str, **changes):
                        content_type=f"multipart/form-data; boundary={boundary}")
 
 
-def field_error(response, field_id: str) -> str:
-    match = re.search(rf'<p class="error" id="{field_id}-error">(.*?)</p>',
-                      response.get_data(as_text=True), re.S)
-    return html.unescape(match.group(1)) if match else ""
-
-
 def error_summary(response) -> str:
     match = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>',
                       response.get_data(as_text=True), re.S)
     return html.unescape(re.sub(r"<[^>]+>|\s+", " ", match.group(1))) if match else ""
-
-
-def evidence_folder(app) -> Path:
-    return Path(app.config["UPLOAD_FOLDER"]) / "evidence"
-
-
-def stored_files(app) -> list[str]:
-    folder = evidence_folder(app)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 def certifications(app) -> list[SimpleNamespace]:

@@ -21,6 +21,7 @@ from directory.extensions import db, limiter
 from directory.models import User
 from tests import factories
 from tests.conftest import base_config
+from tests.factories import login
 from tests.pages import page
 
 REDIS_URL = os.environ.get("DIRECTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -70,12 +71,6 @@ def jane(app):
         db.session.remove()
 
 
-def login(client, email: str, password: str | None = None, **kwargs):
-    """Send the login form (a wrong password unless one is given)."""
-    return client.post("/account/login", data={"email": email, "password": password or WRONG},
-                       **kwargs)
-
-
 def assert_too_many_page(response) -> int:
     """The site's 429 page: says when to try again, with a matching Retry-After header."""
     assert response.status_code == 429
@@ -98,13 +93,13 @@ def test_login_attempts_per_address_are_limited(make_limited):
     limited = make_limited(RATELIMIT_LOGIN="3 per minute")
     client = limited.test_client()
     for n in range(3):
-        assert BAD_LOGIN in page(login(client, f"person{n}@example.com"))
-    seconds = assert_too_many_page(login(client, "person9@example.com"))
+        assert BAD_LOGIN in page(login(client, f"person{n}@example.com", WRONG))
+    seconds = assert_too_many_page(login(client, "person9@example.com", WRONG))
     assert seconds <= 60
     assert client.get("/account/login").status_code == 200  # reading the form is not limited
     # Another address is not held back by this one.
     other = limited.test_client()
-    response = login(other, "person9@example.com", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    response = login(other, "person9@example.com", WRONG, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert BAD_LOGIN in page(response)
 
 
@@ -113,7 +108,7 @@ def test_lockout_answers_alike_for_known_and_unknown_addresses(make_limited, jan
     client = limited.test_client()
     answers = {}
     for email in (JANE, NOBODY):
-        answers[email] = [login(client, email) for _ in range(4)]
+        answers[email] = [login(client, email, WRONG) for _ in range(4)]
         answers[email].append(login(client, email, factories.PASSWORD))  # the right password
     for known, unknown in zip(answers[JANE], answers[NOBODY], strict=True):
         assert known.status_code == unknown.status_code
@@ -136,7 +131,7 @@ def test_a_lockout_from_one_address_does_not_lock_the_owner_out_elsewhere(make_l
     """Someone guessing Jane's password from their address cannot stop Jane logging in."""
     limited = make_limited(RATELIMIT_LOGIN_ACCOUNT="3 per 10 minutes")
     attacker = {"REMOTE_ADDR": "198.51.100.66"}
-    attempts = [login(limited.test_client(), JANE, environ_base=attacker) for _ in range(4)]
+    attempts = [login(limited.test_client(), JANE, WRONG, environ_base=attacker) for _ in range(4)]
     assert [r.status_code for r in attempts] == [200, 200, 200, 429]
     owner = limited.test_client()
     response = login(owner, JANE, factories.PASSWORD, environ_base={"REMOTE_ADDR": "192.0.2.10"})
@@ -146,10 +141,10 @@ def test_a_lockout_from_one_address_does_not_lock_the_owner_out_elsewhere(make_l
 def test_failures_from_many_addresses_together_are_capped(make_limited, jane):
     limited = make_limited(RATELIMIT_LOGIN_ACCOUNT_ANYWHERE="3 per day")
     for n in range(3):
-        response = login(limited.test_client(), JANE,
+        response = login(limited.test_client(), JANE, WRONG,
                          environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
         assert BAD_LOGIN in page(response)
-    fourth = login(limited.test_client(), JANE, environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    fourth = login(limited.test_client(), JANE, WRONG, environ_base={"REMOTE_ADDR": "198.51.100.9"})
     assert_too_many_page(fourth)
 
 
@@ -166,14 +161,15 @@ def test_guessing_from_many_addresses_does_not_lock_the_owners_browser_out(make_
     assert owner.post("/account/logout", environ_base=home).status_code == 302
 
     for n in range(40):  # an attacker with 40 client addresses
-        login(limited.test_client(), JANE, environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
+        login(limited.test_client(), JANE, WRONG,
+              environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
     assert_too_many_page(login(limited.test_client(), JANE, factories.PASSWORD,
                                environ_base={"REMOTE_ADDR": "203.0.113.5"}))
     # A browser without the device cookie is refused with the usual message, even at home.
     assert_too_many_page(login(limited.test_client(), JANE, factories.PASSWORD,
                                environ_base=home))
     # The owner's browser with its device cookie logs in, and a typo there is a typo.
-    assert BAD_LOGIN in page(login(owner, JANE, environ_base=home))
+    assert BAD_LOGIN in page(login(owner, JANE, WRONG, environ_base=home))
     assert login(owner, JANE, factories.PASSWORD, environ_base=home).status_code == 302
 
 
@@ -184,15 +180,15 @@ def test_a_device_cookie_is_counted_on_its_own_and_only_for_its_account(make_lim
     assert login(browser, JANE, factories.PASSWORD).status_code == 302
     browser.post("/account/logout")
     # Guessing from a trusted browser: its own limit (3), not the address's (2).
-    assert [login(browser, JANE).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert [login(browser, JANE, WRONG).status_code for _ in range(4)] == [200, 200, 200, 429]
     # For another account the cookie counts for nothing: the untrusted limits apply.
-    assert [login(browser, NOBODY).status_code for _ in range(3)] == [200, 200, 429]
+    assert [login(browser, NOBODY, WRONG).status_code for _ in range(3)] == [200, 200, 429]
     # A forged or tampered cookie is no device cookie.
     other = limited.test_client()
     for cookie in cookies_of(browser):
         if cookie.key.startswith("device-"):
             other.set_cookie(cookie.key, cookie.value[:-4] + "AAAA", path="/account/")
-    assert [login(other, JANE).status_code for _ in range(3)] == [200, 200, 429]
+    assert [login(other, JANE, WRONG).status_code for _ in range(3)] == [200, 200, 429]
 
 
 def cookies_of(client) -> list:
@@ -203,8 +199,8 @@ def cookies_of(client) -> list:
 def test_the_lockout_counts_an_address_in_any_form_as_one(make_limited, jane):
     limited = make_limited(RATELIMIT_LOGIN_ACCOUNT_ANYWHERE="2 per day")
     for n, typed in enumerate(["jane@example.com", "JANE@ｅｘａｍｐｌｅ.com"]):
-        login(limited.test_client(), typed, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
-    assert_too_many_page(login(limited.test_client(), " Jane@Example.COM",
+        login(limited.test_client(), typed, WRONG, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+    assert_too_many_page(login(limited.test_client(), " Jane@Example.COM", WRONG,
                                environ_base={"REMOTE_ADDR": "198.51.100.9"}))
 
 
@@ -246,7 +242,7 @@ def test_successful_logins_do_not_count_towards_the_lockout(make_limited, jane):
     for _ in range(4):
         assert login(client, JANE, factories.PASSWORD).status_code == 302
         assert client.post("/account/logout").status_code == 302
-    assert BAD_LOGIN in page(login(client, JANE))
+    assert BAD_LOGIN in page(login(client, JANE, WRONG))
     assert login(client, JANE, factories.PASSWORD).status_code == 302
 
 
@@ -345,7 +341,7 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(make_limited):
 def test_limits_are_off_when_disabled(app, client):
     assert not app.config["RATELIMIT_ENABLED"]
     for _ in range(30):
-        assert BAD_LOGIN in page(login(client, JANE))
+        assert BAD_LOGIN in page(login(client, JANE, WRONG))
 
 
 def test_redis_counters_are_shared_between_processes(make_limited, migrated_database, tmp_path):
@@ -491,8 +487,7 @@ def test_production_cookies_are_secure(migrated_database, tmp_path, app, jane):
         db.engine.dispose()
 
     # Not in production (`make run` over http): the same cookies, without Secure.
-    response = app.test_client().post("/account/login", data={
-        "email": JANE, "password": factories.PASSWORD, "remember": "y"})
+    response = login(app.test_client(), JANE, factories.PASSWORD, remember=True)
     for name in ("session", "remember_token"):
         flags = [f.strip().lower() for f in cookies(response)[name].split(";")]
         assert "secure" not in flags and "httponly" in flags and "samesite=lax" in flags, name
@@ -554,7 +549,7 @@ def test_an_older_hash_is_replaced_at_login(app, client):
         user.password_hash = generate_password_hash(factories.PASSWORD, method="pbkdf2:sha256:600")
         db.session.commit()
         db.session.remove()
-    assert BAD_LOGIN in page(login(client, JANE))
+    assert BAD_LOGIN in page(login(client, JANE, WRONG))
     with app.app_context():
         assert db.session.scalar(db.select(User.password_hash)).startswith("pbkdf2:sha256:600$")
     assert login(client, JANE, factories.PASSWORD).status_code == 302

@@ -19,7 +19,7 @@ from directory.bulk import pending
 from directory.extensions import db
 from tests import factories
 from tests.conftest import base_config
-from tests.test_search import DENVER, listed_at
+from tests.factories import DENVER, listed_at
 
 PRACTITIONER = "pat@example.com"
 ADMIN = "root@example.com"

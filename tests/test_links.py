@@ -14,7 +14,7 @@ from directory.models import Certification
 from directory.templating import qr_svg
 from tests import factories
 from tests.conftest import base_config
-from tests.test_search import DENVER, listed_at
+from tests.factories import DENVER, listed_at
 
 # With a path, so a link that drops it (or takes the request's root instead) shows.
 SITE = "https://directory.example.org/dn"

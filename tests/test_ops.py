@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,15 +28,9 @@ from directory.ops.logs import LOGGING, JsonFormatter
 from directory.ops.schema import script_heads
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL, base_config
+from tests.smtp import free_port
 
 HEAD = sorted(script_heads())
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -314,8 +307,7 @@ def test_restore_brings_the_data_back_as_it_was(sqlite_app, tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # The site keeps working on the restored database (log in as the restored account).
     client = sqlite_app.test_client()
-    response = client.post("/account/login", data={"email": "kept@example.com",
-                                                   "password": factories.PASSWORD})
+    response = factories.login(client, "kept@example.com")
     assert response.status_code == 302
     assert client.get("/dashboard").status_code == 200
 

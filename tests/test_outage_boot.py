@@ -10,7 +10,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -31,16 +29,10 @@ from directory.extensions import db
 from directory.models import AuditEvent, TrainingProgram
 from tests import factories
 from tests.conftest import base_config
+from tests.smtp import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 NOT_ANSWERING = {"status": "unavailable", "reason": "The database does not answer."}
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], object], seconds: float, what: str) -> object:

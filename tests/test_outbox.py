@@ -17,6 +17,7 @@ from directory.models import AuditEvent, Certification, OutboxMessage, User
 from directory.models.base import utcnow
 from directory.vocab import OutboxStatus
 from tests import factories
+from tests.factories import login_client
 from tests.smtp import SmtpSink, free_port
 
 TEMPORARY = "451 4.3.0 Mailbox busy, try again later"
@@ -51,14 +52,6 @@ def make_due_now(app) -> None:
         db.session.execute(update(OutboxMessage).where(
             OutboxMessage.status == OutboxStatus.PENDING).values(next_attempt_at=utcnow()))
         db.session.commit()
-
-
-def login_client(app, email: str):
-    client = app.test_client()
-    response = client.post("/account/login", data={"email": email,
-                                                   "password": factories.PASSWORD})
-    assert response.status_code == 302
-    return client
 
 
 def signup(client, email: str):

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.extensions import db
-from directory.models import AuditEvent, Certification, PracticeLocation, Practitioner, User
+from directory.models import Certification, PracticeLocation, Practitioner, User
 from directory.models.base import utcnow
 from directory.profiles import services
 from tests import factories
 from tests.conftest import Outbox
+from tests.factories import audit_events, login_client
 from tests.pages import field_error, flashes, form_values, page
 
 # --------------------------------------------------------------------------- reading pages
@@ -111,29 +112,6 @@ def location_count(app) -> int:
         count = len(db.session.scalars(select(PracticeLocation.id)).all())
         db.session.remove()
     return count
-
-
-def audit_events(app, action: str | None = None) -> list[SimpleNamespace]:
-    """The audit log, oldest first."""
-    with app.app_context():
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        events = [SimpleNamespace(action=e.action, actor_id=e.actor_id,
-                                  subject_type=e.subject_type, subject_id=e.subject_id,
-                                  detail=e.detail)
-                  for e in db.session.scalars(query)]
-        db.session.remove()
-    return events
-
-
-def login_client(app, email: str):
-    """A second browser, logged in as this account."""
-    client = app.test_client()
-    response = client.post("/account/login",
-                           data={"email": email, "password": factories.PASSWORD})
-    assert response.status_code == 302, page(response)
-    return client
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from directory.credentials import lifecycle, services
 from directory.credentials.reference import load_reference_data
 from directory.extensions import db
 from directory.models import Certification, Practitioner, User, record
-from directory.models.base import utcnow
 from tests import factories
+from tests.factories import today
 
 # --------------------------------------------------------------------------- reading pages
 
@@ -81,10 +81,6 @@ def field_error(response, field: str) -> str:
 def fmt(d: date | datetime) -> str:
     """The site's date format: 22 Nov 2026."""
     return f"{d.day} {d.strftime('%b %Y')}"
-
-
-def today() -> date:
-    return utcnow().date()
 
 
 # --------------------------------------------------------------------------- helpers

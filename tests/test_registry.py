@@ -10,11 +10,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from directory import create_app
 from directory.credentials.reference import load_reference_data
 from directory.extensions import db
 from directory.models import (
-    AuditEvent,
     Certification,
     JurisdictionRule,
     ProgramAlias,
@@ -22,7 +20,7 @@ from directory.models import (
 )
 from directory.registry import services
 from tests import factories
-from tests.conftest import base_config
+from tests.factories import audit_events
 from tests.pages import field_error, flashes, page
 
 PROGRAMS = "/admin/registry/programs"
@@ -50,12 +48,6 @@ def textarea(response, name: str) -> str:
     match = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>',
                       response.get_data(as_text=True), re.S)
     return html.unescape(match.group(1)).strip() if match else ""
-
-
-def events(action: str) -> list[AuditEvent]:
-    """Audit events of one action, oldest first (call inside an app context)."""
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                   .order_by(AuditEvent.id)))
 
 
 # --------------------------------------------------------------------------- data
@@ -148,7 +140,7 @@ def test_admin_adds_a_program_with_aliases_and_unknown_hours(app, client, admin)
         assert program.source_url is None
         # Duplicates (also in another case) and blank lines removed, spaces tidied.
         assert [a.alias for a in program.aliases] == ["FDN 3", "Functional DN 3"]
-        [event] = events("program.created")
+        [event] = audit_events(app, "program.created")
         assert event.actor_id == admin and event.subject_id == program.id
         assert event.subject_type == "training_programs"
         program_id = program.id
@@ -188,7 +180,7 @@ def test_admin_edits_a_program_and_the_audit_names_the_changes(app, client, admi
         assert [a.alias for a in program.aliases] == ["AAMT DN9", "AAMT Dry Needling 9"]
         assert program.aliases[0].id == kept_alias_id  # replaced as a set: unchanged row kept
         assert db.session.scalars(select(ProgramAlias.alias)).all().count("SMI DN9") == 0
-        [event] = events("program.updated")
+        [event] = audit_events(app, "program.updated")
         assert event.actor_id == admin
         assert event.detail["fields"] == ["exam", "hours", "in_person_hours", "aliases"]
         assert event.detail["before"] == {"exam": None, "hours": 27.0, "in_person_hours": None,
@@ -216,7 +208,7 @@ def test_saving_without_changes_still_writes_an_audit_event(app, client, admin):
                         hours=input_value(form, "hours"), website="", aliases="")
     client.post(f"{PROGRAMS}/{program_id}/edit", data=data)
     with app.app_context():
-        [event] = events("program.updated")
+        [event] = audit_events(app, "program.updated")
         assert event.detail["fields"] == []
 
 
@@ -238,8 +230,8 @@ def test_a_taken_key_is_a_field_error_and_nothing_is_saved(app, client, admin):
     assert response.status_code == 302
     with app.app_context():
         assert len(db.session.scalars(select(TrainingProgram)).all()) == 2
-        assert events("program.created") == []
-        assert len(events("program.updated")) == 1
+        assert audit_events(app, "program.created") == []
+        assert len(audit_events(app, "program.updated")) == 1
 
 
 def test_the_database_refuses_a_duplicate_key_the_form_did_not_see(app, admin):
@@ -251,13 +243,13 @@ def test_the_database_refuses_a_duplicate_key_the_form_did_not_see(app, admin):
                                             "country": "US"}, ["A"])
         # Nothing half-written, and the session is usable afterwards.
         assert db.session.scalars(select(TrainingProgram.key)).all() == ["dup"]
-        assert events("program.created") == []
+        assert audit_events(app, "program.created") == []
         program = factories.make_program("second")
         with pytest.raises(services.DuplicateError):
             services.update_program(program, actor, {"key": "dup", "organisation": "O",
                                                      "name": "N", "country": "US"}, [])
         assert sorted(db.session.scalars(select(TrainingProgram.key))) == ["dup", "second"]
-        assert events("program.updated") == []
+        assert audit_events(app, "program.updated") == []
 
 
 def test_the_view_shows_the_database_refusal_as_a_field_error(app, client, admin, monkeypatch):
@@ -277,7 +269,7 @@ def test_the_view_shows_the_database_refusal_as_a_field_error(app, client, admin
     assert "Test Organisation: Other Program" in page(response)  # the saved name, unchanged
     with app.app_context():
         assert db.session.get(TrainingProgram, other_id).key == "other-program"
-        assert events("program.created") == events("program.updated") == []
+        assert audit_events(app, "program.created") == audit_events(app, "program.updated") == []
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -322,7 +314,7 @@ def test_program_validation_messages(app, client, admin, field, value, message):
     assert field_error(response, field) == message
     with app.app_context():
         assert db.session.scalars(select(TrainingProgram)).all() == []
-        assert events("program.created") == []
+        assert audit_events(app, "program.created") == []
 
 
 def test_in_person_hours_cannot_exceed_the_total(client, admin):
@@ -375,7 +367,7 @@ def test_retiring_keeps_the_program_on_certifications_and_hides_it_from_practiti
             cert = db.session.get(Certification, cert_id)
             assert cert.program_id == program_id
         assert db.session.get(Certification, verified_id).status == "verified"
-        [event] = events("program.retired")
+        [event] = audit_events(app, "program.retired")
         assert event.actor_id == admin and event.detail["certifications"] == 2
 
     # Hidden from the default list, shown with the toggle.
@@ -404,7 +396,7 @@ def test_retiring_keeps_the_program_on_certifications_and_hides_it_from_practiti
     assert "Active" in table_row(response, f"program-{program_id}")
     with app.app_context():
         assert db.session.get(TrainingProgram, program_id).retired_at is None
-        [event] = events("program.restored")
+        [event] = audit_events(app, "program.restored")
         assert event.actor_id == admin
 
     auth.logout()
@@ -425,8 +417,8 @@ def test_retiring_twice_changes_nothing_the_second_time(app, client, admin):
     assert flashes(response) == ["Program “Test Dry Needling Level 1” is not retired."]
     with app.app_context():
         assert first is not None
-        assert len(events("program.retired")) == 1
-        assert len(events("program.restored")) == 1
+        assert len(audit_events(app, "program.retired")) == 1
+        assert len(audit_events(app, "program.restored")) == 1
 
 
 def test_a_retired_program_is_not_matched_from_a_typed_name(app, client, auth, admin):
@@ -498,7 +490,7 @@ def test_admin_adds_a_rule(app, client, admin):
         assert rule.exam_required is None and rule.referral_required is False
         assert rule.other_sources == ["https://example.org/one", "https://example.net/two"]
         assert rule.reviewed_on == date(2026, 11, 20)
-        [event] = events("rule.created")
+        [event] = audit_events(app, "rule.created")
         assert event.actor_id == admin and event.subject_type == "jurisdiction_rules"
         assert event.detail == {"jurisdiction": "US-WY", "profession": "physiotherapist",
                                 "permitted": "yes"}
@@ -530,7 +522,7 @@ def test_admin_edits_a_rule_and_the_audit_names_the_changes(app, client, admin):
         assert rule.permitted == "unclear" and rule.min_hours is None
         assert rule.exam_required is True and rule.referral_required is None
         assert rule.other_sources == [] and rule.other_requirements == "Board approval."
-        [event] = events("rule.updated")
+        [event] = audit_events(app, "rule.updated")
         assert event.actor_id == admin
         assert event.detail["fields"] == ["exam_required", "min_hours", "other_requirements",
                                           "other_sources", "permitted", "reviewed_on"]
@@ -558,8 +550,8 @@ def test_one_rule_per_jurisdiction_and_profession(app, client, admin):
     assert client.post(f"{RULES}/{other_id}/edit", data=rule_form(
         jurisdiction="US-TX", profession="chiropractor")).status_code == 302
     with app.app_context():
-        assert len(events("rule.created")) == 1
-        assert len(events("rule.updated")) == 1
+        assert len(audit_events(app, "rule.created")) == 1
+        assert len(audit_events(app, "rule.updated")) == 1
 
 
 def test_the_database_refuses_a_duplicate_rule_the_form_did_not_see(app, admin):
@@ -570,7 +562,7 @@ def test_the_database_refuses_a_duplicate_rule_the_form_did_not_see(app, admin):
             services.create_rule(actor, {"jurisdiction": "US-CO", "profession": "physiotherapist",
                                          "permitted": "no", "source_url": "https://x.org"})
         assert len(db.session.scalars(select(JurisdictionRule)).all()) == 1
-        assert events("rule.created") == []
+        assert audit_events(app, "rule.created") == []
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -650,7 +642,7 @@ def test_rule_validation_messages(app, client, admin, field, value, message):
     assert field_error(response, field) == message
     with app.app_context():
         assert db.session.scalars(select(JurisdictionRule)).all() == []
-        assert events("rule.created") == []
+        assert audit_events(app, "rule.created") == []
 
 
 def test_the_in_person_minimum_cannot_exceed_the_total(client, admin):
@@ -747,16 +739,6 @@ def test_a_json_body_is_not_a_500(client, admin):
 
 
 # --------------------------------------------------------------------------- CSRF
-
-
-@pytest.fixture
-def csrf_app(migrated_database, tmp_path, app):
-    """The app with CSRF checks on, as in production (`app` empties the database after)."""
-    csrf_app = create_app(base_config(migrated_database, tmp_path) | {"WTF_CSRF_ENABLED": True})
-    yield csrf_app
-    with csrf_app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _tokens(response) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
@@ -11,30 +10,7 @@ from directory import geo
 from directory.extensions import db
 from directory.search import MAX_RESULTS, Filters, search
 from tests import factories
-
-DENVER = (39.7392, -104.9903)
-
-
-def offset(lat: float, lng: float, km_north: float = 0.0, km_east: float = 0.0):
-    """A point the given distances north and east of (lat, lng)."""
-    return (lat + km_north / 111.195,
-            lng + km_east / (111.195 * math.cos(math.radians(lat))))
-
-
-def listed_at(lat, lng, name="Practitioner", *, profession="physiotherapist", tags=None,
-              accessible=False, accepting=True, listed=True, **extra):
-    """A practitioner (listed unless told otherwise) with one location at (lat, lng)."""
-    if listed:
-        p = factories.make_listed_practitioner(full_name=name, profession=profession,
-                                               accepting_new_patients=accepting, **extra)
-    else:
-        p = factories.make_practitioner(full_name=name, profession=profession, **extra)
-    for kind, codes in (tags or {}).items():
-        p.set_codes(kind, codes)
-    factories.make_location(p, lat=lat, lng=lng, geo_precision="postcode",
-                            wheelchair_accessible=accessible, clinic_name=f"{name} Clinic")
-    db.session.commit()
-    return p
+from tests.factories import DENVER, listed_at, offset
 
 
 def names(results) -> list[str]:

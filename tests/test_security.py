@@ -42,6 +42,7 @@ from directory.models.base import utcnow
 from directory.outbox import queue
 from tests import factories
 from tests.conftest import base_config
+from tests.factories import login_client
 from tests.test_authorization import ROUTES
 
 # --------------------------------------------------------------------------- the world
@@ -108,21 +109,15 @@ def world(app) -> World:
     return found
 
 
-def log_in(app, email: str | None):
-    """A test client, logged in through the login form unless email is None."""
-    client = app.test_client()
-    if email:
-        response = client.post("/account/login", data={"email": email,
-                                                       "password": factories.PASSWORD})
-        assert response.status_code == 302, f"{email} could not log in"
-    return client
+def browser_as(app, role: str):
+    """A test client: anonymous, or logged in as the world's account of this role."""
+    return app.test_client() if role == "anonymous" else login_client(app, f"{role}@example.com")
 
 
 @pytest.fixture
 def clients(app, world) -> dict:
     """A client per role: anonymous, the owner, another practitioner, the administrator."""
-    return {"anonymous": log_in(app, None), "owner": log_in(app, "owner@example.com"),
-            "other": log_in(app, "other@example.com"), "admin": log_in(app, "admin@example.com")}
+    return {role: browser_as(app, role) for role in ("anonymous", "owner", "other", "admin")}
 
 
 def snapshot(app) -> dict[str, list[tuple]]:
@@ -601,7 +596,7 @@ def found_forms(app, world) -> dict[str, tuple[str, str, Form]]:
     pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1"]
     adapter = app.url_map.bind("localhost")
     for role in ("anonymous", "owner", "admin", "unconfirmed"):
-        client = log_in(app, None if role == "anonymous" else f"{role}@example.com")
+        client = browser_as(app, role)
         for page in pages:
             response = client.get(page)
             if response.status_code != 200 or response.mimetype != "text/html":
@@ -680,7 +675,7 @@ def test_malformed_input_is_never_a_server_error(app, world, endpoint):
            "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id,
            "token": world.reset_token}
     url = rule.build({k: ids[k] for k in rule.arguments})[1]
-    client = log_in(app, None if role == "anonymous" else f"{role}@example.com")
+    client = browser_as(app, role)
     problems = []
     before = snapshot(app)
     for what, change in _variants(form):
@@ -723,7 +718,7 @@ JUNK = ["%00", "a%00b", "%FF%FE", "x" * 5000, "-1", "99999999999999999999999"]
 @pytest.mark.parametrize("role", ["anonymous", "owner", "admin"])
 def test_junk_in_addresses_and_queries_is_never_a_server_error(app, world, role):
     found_forms(app, world)  # reads the GET forms' fields too
-    client = log_in(app, None if role == "anonymous" else f"{role}@example.com")
+    client = browser_as(app, role)
     failures = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":

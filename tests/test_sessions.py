@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from directory.accounts import services
 from directory.extensions import db
 from directory.models import User, UserSession
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, login_client, make_user
 
 JANE = "jane@example.com"
 NEW_PASSWORD = "lantern orbit marmalade 42"
@@ -23,14 +23,6 @@ def jane(app) -> str:
     with app.app_context():
         make_user(JANE)
     return JANE
-
-
-def log_in(app, remember: bool = False):
-    """A new browser, logged in as Jane."""
-    browser = app.test_client()
-    data = {"email": JANE, "password": PASSWORD} | ({"remember": "y"} if remember else {})
-    assert browser.post("/account/login", data=data).status_code == 302
-    return browser
 
 
 def opens_dashboard(browser) -> bool:
@@ -62,7 +54,7 @@ def session_rows(app) -> int:
 
 
 def test_a_copied_session_cookie_opens_nothing_after_logout(app, jane):
-    browser = log_in(app)
+    browser = login_client(app, JANE)
     stolen = copy_cookie(browser, "session")
     assert opens_dashboard(with_cookies(app, {"session": stolen}))  # the copy works meanwhile
 
@@ -73,7 +65,7 @@ def test_a_copied_session_cookie_opens_nothing_after_logout(app, jane):
 
 
 def test_a_copied_remember_me_cookie_opens_nothing_after_logout(app, jane):
-    browser = log_in(app, remember=True)
+    browser = login_client(app, JANE, remember=True)
     stolen = {"remember_token": copy_cookie(browser, "remember_token")}
     assert opens_dashboard(with_cookies(app, stolen))  # it would log a new browser in
 
@@ -85,7 +77,7 @@ def test_a_copied_remember_me_cookie_opens_nothing_after_logout(app, jane):
 
 
 def test_logging_out_ends_only_that_session(app, jane):
-    laptop, phone = log_in(app, remember=True), log_in(app, remember=True)
+    laptop, phone = login_client(app, JANE, remember=True), login_client(app, JANE, remember=True)
     laptop.post("/account/logout")
     assert not opens_dashboard(laptop)
     assert opens_dashboard(phone)
@@ -95,7 +87,7 @@ def test_logging_out_ends_only_that_session(app, jane):
 
 
 def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, jane):
-    here, there = log_in(app, remember=True), log_in(app, remember=True)
+    here, there = login_client(app, JANE, remember=True), login_client(app, JANE, remember=True)
     there_cookies = {"session": copy_cookie(there, "session"),
                      "remember_token": copy_cookie(there, "remember_token")}
     response = here.post("/account/settings/password", data={
@@ -125,7 +117,7 @@ def test_the_session_is_checked_in_one_query(app, jane):
     """The loader costs one indexed lookup per request: user and session row together."""
     from sqlalchemy import event
 
-    browser = log_in(app)
+    browser = login_client(app, JANE)
     statements = []
     with app.app_context():
         engine = db.engine
@@ -144,7 +136,7 @@ def test_the_session_is_checked_in_one_query(app, jane):
 
 
 def test_last_seen_moves_at_most_every_few_minutes(app, jane):
-    browser = log_in(app)
+    browser = login_client(app, JANE)
     with app.app_context():
         first = db.session.scalar(select(UserSession.last_seen_at))
     browser.get("/account/settings")
@@ -159,18 +151,18 @@ def test_last_seen_moves_at_most_every_few_minutes(app, jane):
 
 
 def test_a_session_unused_for_longer_than_remember_me_lasts_is_over(app, jane):
-    browser = log_in(app, remember=True)
+    browser = login_client(app, JANE, remember=True)
     with app.app_context():
         row = db.session.scalar(select(UserSession))
         row.last_seen_at -= app.config["REMEMBER_COOKIE_DURATION"] + timedelta(minutes=1)
         db.session.commit()
     assert not opens_dashboard(browser)
-    log_in(app)  # the next login clears the stale row away
+    login_client(app, JANE)  # the next login clears the stale row away
     assert session_rows(app) == 1
 
 
 def test_a_deactivated_account_is_logged_out_and_its_sessions_end_with_it(app, jane):
-    browser = log_in(app)
+    browser = login_client(app, JANE)
     with app.app_context():
         db.session.scalar(select(User)).is_active = False
         db.session.commit()
