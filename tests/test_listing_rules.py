@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -21,11 +21,7 @@ from directory.models.base import utcnow
 from directory.search import search
 from directory.vocab import CertStatus
 from tests import factories
-from tests.factories import DENVER, listed_at, offset
-
-
-def today() -> date:
-    return utcnow().date()
+from tests.factories import DENVER, listed_at, offset, today
 
 
 def days_ago(days: int):
