@@ -118,7 +118,9 @@ def cluster() -> Iterator[Cluster]:
     """A cluster initialised but not running (nothing listens on its port yet); stopped and
     removed afterwards, whatever happened."""
     if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL 15's server programs are not installed ({PG_BIN})")
+        # Never a skip: the outage tests are the proof that the site outlives its database.
+        pytest.fail(f"PostgreSQL 15's server programs are not installed ({PG_BIN}): "
+                    "apt-get install postgresql-15")
     cluster = Cluster()
     try:
         cluster.init()
