@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Protocol
 from geopy import exc as geopy_exc  # tests raise these through geo.geopy_exc
 from geopy.geocoders import Nominatim
 
-from directory.vocab import GeoPrecision
+from directory.vocab import PRIMARY_COUNTRIES, GeoPrecision
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ COUNTRY_ALIASES: dict[str, str] = {
 }
 # Region labels use the short code in these countries ("NY", "VIC", "ON"), the name elsewhere.
 SHORT_REGION_COUNTRIES = frozenset({"US", "AU", "CA"})
-# Order in which a postcode that exists in several countries is offered.
-COUNTRY_ORDER = ("US", "AU", "GB", "CA", "NZ", "IE")
+# Order in which a postcode that exists in several countries is offered: the directory's own.
+COUNTRY_ORDER = PRIMARY_COUNTRIES
 
 US_ZIP = re.compile(r"(\d{5})(\d{4})?")
 AU_NZ = re.compile(r"\d{3,4}")

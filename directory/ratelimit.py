@@ -132,6 +132,3 @@ def init_app(app: Flask) -> None:
     if app.config.get("RATELIMIT_ENABLED", True):
         limiter.init_app(app)
 
-    from directory.api.routes import bp as api
-
-    limit_blueprint(api, "RATELIMIT_API")

@@ -36,7 +36,6 @@ from directory.models import (
 )
 from directory.models.base import utcnow
 
-EARTH_RADIUS_KM = 6371.0088
 RADIANS_PER_DEGREE = math.pi / 180
 MAX_RESULTS = 200
 RADII_KM = (5, 10, 25, 50, 100)
@@ -104,7 +103,7 @@ def haversine_sql():
     a = ((1 - func.cos(lat - bindparam("rlat"))) / 2
          + bindparam("coslat") * func.cos(lat) * (1 - func.cos(lng - bindparam("rlng"))) / 2)
     # Within MAX_RADIUS_KM, a stays far below 1, so asin never leaves its domain.
-    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
+    return 2 * geo.EARTH_RADIUS_KM * func.asin(func.sqrt(a))
 
 
 def _box_clause(n_boxes: int):

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from flask import Flask
 from markupsafe import Markup, escape
 
 from directory import vocab
 from directory.credentials import lifecycle
+from directory.dates import format_date
 from directory.links import absolute_url
-
-
-def format_date(value: date | datetime | None) -> str:
-    """An unambiguous date: 22 Nov 2026."""
-    if value is None:
-        return ""
-    return f"{value.day} {value.strftime('%b %Y')}"
 
 
 def nl2br(text: str | None) -> Markup:

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from directory.credentials import services as credential_services
+from directory import jobs
+from directory.dates import format_date
 from directory.extensions import db
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 from directory.search import search
-from directory.templating import format_date
 from tests import factories
 from tests.factories import DENVER, audit_events, listed_at, today
 from tests.pages import flashes
@@ -253,9 +253,9 @@ def test_the_sweep_reminds_at_eleven_months_then_at_twelve_each_once(app, client
     assert event.detail["months"] == 11 and event.subject_id == owner.id
 
     with app.test_request_context():  # a month later: hidden, the 12-month reminder, once
-        assert credential_services.sweep(today() + timedelta(days=30)).attestation_reminders == 1
-        assert credential_services.sweep(today() + timedelta(days=31)).attestation_reminders == 0
-        assert credential_services.sweep(today() + timedelta(days=90)).attestation_reminders == 0
+        assert jobs.sweep(today() + timedelta(days=30)).attestation_reminders == 1
+        assert jobs.sweep(today() + timedelta(days=31)).attestation_reminders == 0
+        assert jobs.sweep(today() + timedelta(days=90)).attestation_reminders == 0
     assert _reminders(outbox) == [(owner.email, ELEVEN), (owner.email, TWELVE)]
     assert "your profile is now hidden from search until you confirm" in " ".join(
         body(outbox.messages()[-1]).split())
@@ -267,11 +267,11 @@ def test_the_sweep_reminds_at_eleven_months_then_at_twelve_each_once(app, client
     row = practitioner(app, owner.id)
     assert (row.attest_reminder_11_sent_at, row.attest_reminder_12_sent_at) == (None, None)
     with app.test_request_context():
-        assert credential_services.sweep(today() + timedelta(days=300)).attestation_reminders == 0
-        assert credential_services.sweep(today() + timedelta(days=336)).attestation_reminders == 1
-        assert credential_services.sweep(today() + timedelta(days=337)).attestation_reminders == 0
-        assert credential_services.sweep(today() + timedelta(days=366)).attestation_reminders == 1
-        assert credential_services.sweep(today() + timedelta(days=367)).attestation_reminders == 0
+        assert jobs.sweep(today() + timedelta(days=300)).attestation_reminders == 0
+        assert jobs.sweep(today() + timedelta(days=336)).attestation_reminders == 1
+        assert jobs.sweep(today() + timedelta(days=337)).attestation_reminders == 0
+        assert jobs.sweep(today() + timedelta(days=366)).attestation_reminders == 1
+        assert jobs.sweep(today() + timedelta(days=367)).attestation_reminders == 0
     assert _reminders(outbox) == [(owner.email, ELEVEN), (owner.email, TWELVE)] * 2
 
 

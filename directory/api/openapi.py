@@ -147,7 +147,7 @@ def openapi_document(server: str) -> dict:
         _query("lng", "Longitude, with lat (without near, a 400 place_required).",
                {"type": "number", "minimum": -180, "maximum": 180}),
         _query("country", "Where to look up near.",
-               {"type": "string", "enum": ["", "US", "AU", "GB", "CA", "NZ", "IE"]}),
+               {"type": "string", "enum": ["", *vocab.PRIMARY_COUNTRIES]}),
         _query("radius", "Distance in the unit (default 25): at most 500 km, or 311 miles.",
                {"type": "number", "minimum": 1, "maximum": 500}),
         _query("unit", "km or mi (default: mi for the US and the UK, else km).",

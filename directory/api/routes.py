@@ -12,9 +12,11 @@ from directory.extensions import csrf, db
 from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
 from directory.public import search_form
+from directory.ratelimit import limit_blueprint
 from directory.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+limit_blueprint(bp, "RATELIMIT_API")  # every API request together, per client address
 csrf.exempt(bp)
 # The search page's checkboxes send any value for "on", and its empty boxes "": the API takes
 # true or false, and numbers or nothing, as its document says.

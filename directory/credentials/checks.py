@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from directory import listing
 from directory.credentials.matching import AUTO_MATCH
 from directory.credentials.rules import jurisdiction_label, rule_for
+from directory.dates import format_date
 from directory.extensions import db
 from directory.models import Certification, JurisdictionRule
 from directory.models.base import utcnow
-from directory.templating import format_date
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from flask_login import current_user
 
 from directory import listing, vocab
 from directory.credentials import lifecycle
+from directory.dates import format_date
 from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import Certification, PracticeLocation
 from directory.models.base import utcnow
 from directory.profiles import forms, services
 from directory.security import practitioner_required
-from directory.templating import format_date
 
 bp = Blueprint("profiles", __name__)
 

@@ -11,10 +11,9 @@ from directory import geo, vocab
 from directory.forms import BaseForm, CheckboxTick, TextInput
 from directory.search import MAX_RADIUS_KM, RADII_KM, Filters, Results, search
 
-KM_PER_MILE = 1.609344
 DEFAULT_RADIUS = 25.0
 MILES_BY_DEFAULT = ("US", "GB")
-SEARCH_COUNTRIES = ("US", "AU", "GB", "CA", "NZ", "IE")
+SEARCH_COUNTRIES = vocab.PRIMARY_COUNTRIES
 
 
 def _strip(value):
@@ -176,7 +175,7 @@ class RadiusError(ValueError):
 
 def radius_limit(unit: str) -> float:
     """The largest radius in the unit: 500 km or 311 miles."""
-    return MAX_RADIUS_KM if unit == "km" else float(round(MAX_RADIUS_KM / KM_PER_MILE))
+    return MAX_RADIUS_KM if unit == "km" else float(round(MAX_RADIUS_KM / geo.KM_PER_MILE))
 
 
 def radius_error(radius: float, unit: str) -> str | None:
@@ -205,12 +204,12 @@ def unit_label(unit: str) -> str:
 
 def to_km(value: float, unit: str) -> float:
     """A distance in km from the given unit."""
-    return value * KM_PER_MILE if unit == "mi" else value
+    return value * geo.KM_PER_MILE if unit == "mi" else value
 
 
 def from_km(value: float, unit: str) -> float:
     """A distance in km converted to the given unit."""
-    return value / KM_PER_MILE if unit == "mi" else value
+    return value / geo.KM_PER_MILE if unit == "mi" else value
 
 
 def next_radius(current: float) -> float | None:
