@@ -7,6 +7,8 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
+from datetime import date
 
 import click
 from flask import Flask, current_app
@@ -14,6 +16,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from directory.extensions import db
+from directory.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +41,31 @@ def mail_status() -> None:
     click.echo(", ".join(f"{n} {status}" for status, n in outbox.counts().items()))
 
 
+@dataclass
+class SweepResult:
+    """What one sweep did."""
+
+    expired: int = 0
+    reminders: int = 0
+    attestation_reminders: int = 0
+
+
+def sweep(today: date | None = None) -> SweepResult:
+    """The credentials sweep: expire certifications past their date, queue the expiry reminders
+    and the yearly "details still accurate" reminders, each exactly once (safe hourly)."""
+    from directory import listing
+    from directory.credentials.services import sweep_certifications
+    from directory.profiles.services import send_attestation_reminders
+
+    today = today or utcnow().date()
+    certifications = sweep_certifications(today)
+    # Now, moved to the day swept (the real today unless a caller asks about another day).
+    attested = send_attestation_reminders(listing.now_on(today))
+    return SweepResult(certifications.expired, certifications.reminders, attested)
+
+
 def run_sweep() -> str:
     """The credentials sweep (expiry, reminders), described in one line."""
-    from directory.credentials.services import sweep
-
     result = sweep()
     return (f"Expired {result.expired} certification(s); sent {result.reminders} "
             f"reminder(s). Sent {result.attestation_reminders} yearly \"details still "

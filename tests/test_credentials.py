@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from directory import listing
+from directory import jobs, listing
 from directory.credentials import checks, lifecycle, services
 from directory.credentials.reference import load_reference_data
 from directory.extensions import db
@@ -1311,11 +1311,11 @@ def test_a_reminder_at_30_days_then_one_at_7(app_ctx, outbox):
     cert = factories.make_certification(p, status="verified",
                                         expires_on=today() + timedelta(days=20))
     with app_ctx.test_request_context():
-        assert services.sweep().reminders == 1
-        assert services.sweep(today() + timedelta(days=10)).reminders == 0  # 10 days left
-        assert services.sweep(today() + timedelta(days=14)).reminders == 1  # 6 days left
-        assert services.sweep(today() + timedelta(days=16)).reminders == 0
-        assert services.sweep(today() + timedelta(days=21)).expired == 1
+        assert jobs.sweep().reminders == 1
+        assert jobs.sweep(today() + timedelta(days=10)).reminders == 0  # 10 days left
+        assert jobs.sweep(today() + timedelta(days=14)).reminders == 1  # 6 days left
+        assert jobs.sweep(today() + timedelta(days=16)).reminders == 0
+        assert jobs.sweep(today() + timedelta(days=21)).expired == 1
     subjects = [subject(m) for m in outbox.messages()]
     assert subjects == ["Your certification expires in 20 days",
                         "Your certification expires in 6 days",

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from directory import listing
-from directory.credentials import checks, services
+from directory import jobs, listing
+from directory.credentials import checks
 from directory.extensions import db
 from directory.models import Certification, PracticeLocation, Practitioner, User
 from directory.models.base import utcnow
@@ -129,7 +129,7 @@ def test_expiry_day_is_the_last_shown_day_everywhere(certified, expires_in, show
     assert (cert in listing.shown_certifications(certified)) is shown
     assert (checks.not_expired(cert, today()).status == "pass") is shown
     assert (public_status(cert) == "verified") is shown
-    swept = services.sweep()
+    swept = jobs.sweep()
     db.session.refresh(cert)
     assert cert.status == (CertStatus.VERIFIED if shown else CertStatus.EXPIRED)
     # Reminded within 7 days of the last shown day, that day included.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
@@ -17,7 +17,6 @@ from directory.extensions import db
 from directory.links import absolute_url
 from directory.models import Certification, Practitioner, TrainingProgram, User, record
 from directory.models.base import utcnow
-from directory.profiles.services import send_attestation_reminders
 
 CERT_FIELDS = ("level", "certificate_number", "completed_on", "expires_on", "hours",
                "in_person_hours", "supervised_sessions")
@@ -194,19 +193,17 @@ def notify_decision(cert: Certification) -> None:
 
 
 @dataclass
-class SweepResult:
-    """What one sweep did."""
+class CertificationSweep:
+    """What one sweep of the certifications did."""
 
     expired: int = 0
     reminders: int = 0
-    attestation_reminders: int = 0
 
 
-def sweep(today: date | None = None) -> SweepResult:
-    """Expire certifications whose date has passed and send due reminders, each exactly once
-    (with the yearly "details still accurate" reminders)."""
-    today = today or utcnow().date()
-    result = SweepResult()
+def sweep_certifications(today: date) -> CertificationSweep:
+    """Expire certifications whose date has passed and queue the due expiry reminders, each
+    exactly once (jobs.sweep runs this with the yearly confirmation reminders)."""
+    result = CertificationSweep()
     due = db.session.scalars(select(Certification).where(
         listing.verified_clause(), ~listing.unexpired_clause(today))).all()
     for cert in due:
@@ -240,8 +237,4 @@ def sweep(today: date | None = None) -> SweepResult:
             link=absolute_url("certifications.index"))
         db.session.commit()  # marked sent with the message queued: exactly once
         result.reminders += 1
-
-    # Now, moved to the day swept (the real today unless a caller asks about another day).
-    result.attestation_reminders = send_attestation_reminders(
-        datetime.combine(today, utcnow().time(), tzinfo=UTC))
     return result
