@@ -231,3 +231,16 @@ def audit_events(app, action: str | None = None) -> list[SimpleNamespace]:
                   for e in db.session.scalars(query)]
         db.session.remove()
     return events
+
+
+def reference_data_state() -> tuple[int, int, int]:
+    """(programs in the registry, programs the shipped data has, times the reference data was
+    loaded), read in the current app context: a database seeded once has (n, n, 1)."""
+    from sqlalchemy import func, select
+
+    from directory.credentials.matching import load_programs
+
+    programs = db.session.scalar(select(func.count()).select_from(TrainingProgram))
+    loads = db.session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "reference.loaded"))
+    return programs, len(load_programs()), loads

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from directory import PACKAGE, ROOT, create_app
-from directory.credentials.matching import load_programs
 from directory.extensions import db
-from directory.models import AuditEvent, Practitioner, TrainingProgram
+from directory.models import AuditEvent, Practitioner
 from directory.ops.logs import LOGGING, JsonFormatter
 from directory.ops.schema import script_heads
 from tests import factories
@@ -433,10 +432,8 @@ def test_processes_starting_together_upgrade_and_seed_the_database_once(fresh_da
     with app.app_context():
         version = db.session.scalars(text("SELECT version_num FROM alembic_version")).all()
         assert version == HEAD
-        programs = db.session.scalar(select(func.count()).select_from(TrainingProgram))
-        assert programs == len(load_programs())
-        loads = db.session.scalar(select(func.count()).select_from(AuditEvent)
-                                  .where(AuditEvent.action == "reference.loaded"))
+        programs, shipped, loads = factories.reference_data_state()
+        assert programs == shipped
         assert loads == 1
         db.session.remove()
         db.engine.dispose()

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from directory import ROOT, create_app
 from directory.credentials.matching import load_programs
 from directory.extensions import db
-from directory.models import AuditEvent, TrainingProgram
+from directory.models import TrainingProgram
 from tests import factories
 from tests.conftest import base_config
 from tests.smtp import free_port
@@ -196,10 +196,8 @@ def test_auto_upgrade_waits_for_a_database_out_of_reach_then_upgrades(cluster, t
     assert ready.status_code == 200, ready.get_json()
     assert client.get("/").status_code == 200
     with app.app_context():
-        programs = db.session.scalar(select(func.count()).select_from(TrainingProgram))
-        assert programs == len(load_programs())
-        loads = db.session.scalar(select(func.count()).select_from(AuditEvent)
-                                  .where(AuditEvent.action == "reference.loaded"))
+        programs, shipped, loads = factories.reference_data_state()
+        assert programs == shipped
         assert loads == 1
         db.session.remove()
         db.engine.dispose()

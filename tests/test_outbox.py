@@ -46,6 +46,13 @@ def rows(app) -> list[OutboxMessage]:
         return found
 
 
+def queue_message(user, subject: str = "Hello") -> None:
+    """Queue one e-mail to this account, as a service would, and commit it."""
+    outbox.queue(user.email, subject, "email_change_notice", user=user,
+                 new_email="new@example.com")
+    db.session.commit()
+
+
 def make_due_now(app) -> None:
     """Move every pending message's next try to now (as if the backoff had passed)."""
     with app.app_context():
@@ -174,9 +181,7 @@ def test_backoff_doubles_from_30_seconds_to_at_most_two_hours(app_ctx):
 def test_after_ten_attempts_a_message_fails_and_an_admin_sends_it_again(app, smtp):
     with app.app_context():
         owner = factories.make_practitioner("owner@example.com")
-        outbox.queue(owner.user.email, "Hello", "email_change_notice", user=owner.user,
-                     new_email="new@example.com")
-        db.session.commit()
+        queue_message(owner.user)
         factories.make_admin("admin@example.com")
     smtp.refuse = TEMPORARY
     for attempt in range(1, 11):
@@ -217,9 +222,7 @@ def test_after_ten_attempts_a_message_fails_and_an_admin_sends_it_again(app, smt
 def test_a_permanent_refusal_fails_at_once(app, smtp):
     with app.app_context():
         user = factories.make_user("gone@example.com")
-        outbox.queue(user.email, "Hello", "email_change_notice", user=user,
-                     new_email="new@example.com")
-        db.session.commit()
+        queue_message(user)
     smtp.refuse = PERMANENT
     assert send_due(app).failed == 1
     [row] = rows(app)
@@ -229,9 +232,7 @@ def test_a_permanent_refusal_fails_at_once(app, smtp):
 def test_a_sender_that_died_mid_delivery_leaves_the_message_due_after_its_lease(app, smtp):
     with app.app_context():
         user = factories.make_user("owner@example.com")
-        outbox.queue(user.email, "Hello", "email_change_notice", user=user,
-                     new_email="new@example.com")
-        db.session.commit()
+        queue_message(user)
         claimed = outbox._claim(utcnow())  # claimed, then the process died
         assert claimed is not None
         db.session.remove()
@@ -277,9 +278,7 @@ def test_two_senders_at_once_deliver_every_message_exactly_once(app, smtp):
 def test_mail_send_command_delivers_what_is_due_and_says_so(app, runner, smtp):
     with app.app_context():
         user = factories.make_user("owner@example.com")
-        outbox.queue(user.email, "Hello", "email_change_notice", user=user,
-                     new_email="new@example.com")
-        db.session.commit()
+        queue_message(user)
     result = runner.invoke(args=["mail", "send"])
     assert result.exit_code == 0, result.output
     assert "Mail: 1 sent, 0 to try again later, 0 failed." in result.output
