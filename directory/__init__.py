@@ -215,9 +215,9 @@ def register_blueprints(app: Flask) -> None:
     from directory.admin.routes import bp as admin
     from directory.api.routes import bp as api
     from directory.bulk.routes import bp as bulk
+    from directory.certifications.routes import bp as certifications
     from directory.learn.routes import bp as learn
     from directory.ops.routes import bp as ops
-    from directory.profiles.certifications import bp as certifications
     from directory.profiles.routes import bp as profiles
     from directory.public.routes import bp as public
     from directory.registry.routes import bp as registry

@@ -34,6 +34,7 @@ from wtforms.validators import ValidationError
 from directory import geo, listing, vocab
 from directory.accounts.services import normalise_email, slugify
 from directory.bulk.columns import BY_NAME, LOCATION, NAMES, REQUIRED
+from directory.certifications.forms import DATE_MESSAGE, HOURS_MESSAGE
 from directory.credentials.matching import ProgramMatcher
 from directory.credentials.services import new_public_code
 from directory.extensions import db
@@ -49,7 +50,6 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
-from directory.profiles.cert_forms import DATE_MESSAGE, HOURS_MESSAGE
 from directory.profiles.forms import PHONE
 from directory.vocab import GeoPrecision, Role, TagKind
 

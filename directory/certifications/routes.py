@@ -16,11 +16,11 @@ from flask import (
 )
 from flask_login import current_user
 
+from directory.certifications.forms import CertificationForm
 from directory.credentials import evidence, lifecycle, services
 from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import Certification, TrainingProgram
-from directory.profiles.cert_forms import CertificationForm
 from directory.security import accepts_uploads, login_required, practitioner_required
 
 bp = Blueprint("certifications", __name__, url_prefix="/certifications")
