@@ -157,7 +157,7 @@ def test_pages_have_no_repeats_and_no_gaps(app_ctx):
 
 
 def test_counts_are_exact_up_to_the_cap_then_capped(app_ctx, monkeypatch):
-    import directory.search as search_module
+    import directory.search.ring as search_module
 
     monkeypatch.setattr(search_module, "MAX_RESULTS", 10)
     for i in range(12):

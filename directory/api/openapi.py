@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from directory import vocab
 from directory.errors import CODES
+from directory.search.filters import FILTERS
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
@@ -152,17 +153,8 @@ def openapi_document(server: str) -> dict:
                {"type": "number", "minimum": 1, "maximum": 500}),
         _query("unit", "km or mi (default: mi for the US and the UK, else km).",
                {"type": "string", "enum": ["", "km", "mi"]}),
-        _query("profession", "Profession code.",
-               {"type": "string", "enum": ["", *vocab.PROFESSIONS]}),
-        _query("technique", "Technique code.",
-               {"type": "string", "enum": ["", *vocab.TECHNIQUES]}),
-        _query("condition", "Condition code.",
-               {"type": "string", "enum": ["", *vocab.CONDITIONS]}),
-        _query("language", "ISO 639-1 language code.",
-               {"type": "string", "enum": ["", *sorted(vocab.languages())]}),
-        _query("accepting", "Only practitioners accepting new patients.",
-               {"type": "boolean"}),
-        _query("accessible", "Only wheelchair-accessible locations.", {"type": "boolean"}),
+        *(_query(f.name, f.description, {"type": "boolean"} if f.is_flag
+                 else {"type": "string", "enum": ["", *f.choices()]}) for f in FILTERS),
         _query("page", "Page number; one past the last page of results is a 400.",
                {"type": "integer", "minimum": 1, "maximum": 1000}),
         _query("per_page", "Results per page.", {"type": "integer", "minimum": 1,

@@ -13,6 +13,7 @@ from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
 from directory.public import search_form
 from directory.ratelimit import limit_blueprint
+from directory.search import filters as search_filters
 from directory.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -20,7 +21,7 @@ limit_blueprint(bp, "RATELIMIT_API")  # every API request together, per client a
 csrf.exempt(bp)
 # The search page's checkboxes send any value for "on", and its empty boxes "": the API takes
 # true or false, and numbers or nothing, as its document says.
-BOOLEAN_PARAMETERS = ("accepting", "accessible")
+BOOLEAN_PARAMETERS = search_filters.FLAGS
 NUMBER_PARAMETERS = ("lat", "lng", "radius", "page", "per_page")
 PLACE_REQUIRED = "Give near (a postcode, a place or \"lat,lng\"), or lat and lng together."
 

@@ -9,7 +9,8 @@ from wtforms.widgets import Select
 
 from directory import geo, vocab
 from directory.forms import BaseForm, CheckboxTick, TextInput
-from directory.search import MAX_RADIUS_KM, RADII_KM, Filters, Results, search
+from directory.search import FILTERS, MAX_RADIUS_KM, RADII_KM, Filters, Results, search
+from directory.search.filters import SearchFilter
 
 DEFAULT_RADIUS = 25.0
 MILES_BY_DEFAULT = ("US", "GB")
@@ -89,28 +90,6 @@ class SearchForm(BaseForm):
                         invalid_value_message="The distance must be a number.")
     unit = ChoiceField("Unit", default="", choices={"": "Automatic", "km": "km", "mi": "miles"},
                        invalid_choice_message="The unit is km or mi.")
-    profession = ChoiceField("Profession", default="",
-                             choices={"": "Any profession", **vocab.PROFESSIONS},
-                             invalid_choice_message="Choose a profession from the list.")
-    technique = ChoiceField("Technique", default="",
-                             choices={"": "Any technique", **vocab.TECHNIQUES},
-                            invalid_choice_message="Choose a technique from the list.")
-    condition = ChoiceField("Condition", default="",
-                             choices={"": "Any condition", **vocab.CONDITIONS},
-                            invalid_choice_message="Choose a condition from the list.")
-    language = ChoiceField("Language", default="", choices={"": "Any language", **{
-        code: vocab.language_name(code) for code in sorted(
-            vocab.languages(), key=vocab.language_name)}},
-        invalid_choice_message="Choose a language from the list.")
-    accepting = BooleanField("Accepting new patients", widget=CheckboxTick())
-    accessible = BooleanField("Wheelchair accessible", widget=CheckboxTick())
-    page = IntegerField("Page", default=1, validators=[
-        Optional(), NumberRange(1, 1000, "The page must be between 1 and 1000.")],
-        invalid_value_message="The page must be a whole number.")
-    per_page = IntegerField("Results per page", default=20, validators=[
-        Optional(), NumberRange(1, 100, "Ask for 1 to 100 results per page.")],
-        invalid_value_message="Results per page must be a whole number.")
-
     def validate_near(self, field) -> None:
         """A place, a postcode or coordinates: at least one."""
         if not field.data and (self.lat.data is None or self.lng.data is None):
@@ -133,14 +112,13 @@ class SearchForm(BaseForm):
         if unit and (message := radius_error(field.data, unit)):
             raise ValidationError(message)
 
+    def filter_fields(self) -> list:
+        """The filters' fields, in the registry's order (the page's filters box)."""
+        return [self[f.name] for f in FILTERS]
+
     def filters(self) -> Filters:
         """The filters for the search query."""
-        return Filters(
-            profession=self.profession.data or None, technique=self.technique.data or None,
-            condition=self.condition.data or None, language=self.language.data or None,
-            accepting=True if self.accepting.data else None,
-            accessible=True if self.accessible.data else None,
-        )
+        return Filters(**{f.name: self[f.name].data for f in FILTERS})
 
     def unit_for(self, country: str | None) -> str:
         """The chosen unit, or miles for the US and the UK and km elsewhere."""
@@ -162,6 +140,27 @@ class SearchForm(BaseForm):
         if chosen is None or self.radius.errors or not 1 <= chosen <= MAX_RADIUS_KM:
             chosen = DEFAULT_RADIUS
         return sorted({float(r) for r in RADII_KM} | {chosen}), chosen
+
+
+def filter_field(search_filter: SearchFilter):
+    """The form field of a filter: a list of its choices after "Any ...", or a checkbox."""
+    if search_filter.is_flag:
+        return BooleanField(search_filter.label, widget=CheckboxTick())
+    return ChoiceField(search_filter.label, default="", choices={
+        "": search_filter.any_label, **search_filter.choices()},
+        invalid_choice_message=search_filter.invalid_message)
+
+
+# The filters' fields, between the place's fields and the paging (the order the page shows
+# them and the order the API reports a first refused parameter in).
+for _filter in FILTERS:
+    setattr(SearchForm, _filter.name, filter_field(_filter))
+SearchForm.page = IntegerField("Page", default=1, validators=[
+    Optional(), NumberRange(1, 1000, "The page must be between 1 and 1000.")],
+    invalid_value_message="The page must be a whole number.")
+SearchForm.per_page = IntegerField("Results per page", default=20, validators=[
+    Optional(), NumberRange(1, 100, "Ask for 1 to 100 results per page.")],
+    invalid_value_message="Results per page must be a whole number.")
 
 
 class RadiusError(ValueError):

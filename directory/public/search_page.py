@@ -13,10 +13,10 @@ from directory import geo, vocab
 from directory.extensions import db
 from directory.models import PractitionerTag
 from directory.public import search_form
+from directory.search import filters as search_filters
+from directory.vocab import TagKind
 
 _languages: tuple[float, list[tuple[str, str]]] = (0.0, [])
-# The parameters that narrow a search (removed together by "Search without the filters").
-FILTERS = ("profession", "technique", "condition", "language", "accepting", "accessible")
 
 
 def spoken_languages() -> list[tuple[str, str]]:
@@ -29,7 +29,7 @@ def spoken_languages() -> list[tuple[str, str]]:
     loaded_at, languages = _languages
     if time.monotonic() - loaded_at >= current_app.config["LANGUAGE_LIST_TTL"]:
         codes = db.session.scalars(select(PractitionerTag.code).where(
-            PractitionerTag.kind == "language").distinct())
+            PractitionerTag.kind == TagKind.LANGUAGE).distinct())
         languages = sorted(((c, vocab.language_name(c)) for c in codes if c in vocab.languages()),
                            key=lambda item: item[1])
         _languages = (time.monotonic(), languages)
@@ -66,7 +66,7 @@ def render_search():
                                      if origin.near else "your location")
     radius = form.radius_in(unit)
     larger = search_form.next_radius(radius) if not results.total else None
-    filtered = any(request.args.get(name) for name in FILTERS)
+    filtered = any(request.args.get(name) for name in search_filters.NAMES)
     # One URL built, the others by its pattern (slugs are [a-z0-9-]; quoted all the same).
     profile_url = url_for("public.practitioner", slug="-").removesuffix("-")
     profile_urls = {h.practitioner.id: profile_url + quote(h.practitioner.slug, safe="")
@@ -80,7 +80,7 @@ def render_search():
         "public/home.html", origin=origin, results=results, unit=unit, radius=radius,
         from_km=search_form.from_km, markers=markers, profile_urls=profile_urls,
         larger_url=_url_with(radius=int(larger), page=None) if larger else None,
-        unfiltered_url=_url_with(**dict.fromkeys(FILTERS), page=None)
+        unfiltered_url=_url_with(**dict.fromkeys(search_filters.NAMES), page=None)
         if filtered and not results.total else None,
         past_the_end=search_form.past_the_end(results.pages)
         if results.total and not results.hits else None,

@@ -23,7 +23,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, true
 
 from directory import geo, listing
 from directory.extensions import db
@@ -31,10 +31,11 @@ from directory.models import (
     Certification,
     PracticeLocation,
     Practitioner,
-    PractitionerTag,
     TrainingProgram,
 )
 from directory.models.base import utcnow
+from directory.search import filters as search_filters
+from directory.search.filters import Filters
 
 RADIANS_PER_DEGREE = math.pi / 180
 MAX_RESULTS = 200
@@ -47,18 +48,6 @@ MIN_RING_KM = 0.2
 DENSITY_CELL_DEG = 0.02
 DENSITY_TTL_S = 600.0
 DENSITY_CELLS = 50_000
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a patient narrowed the search to; None means any."""
-
-    profession: str | None = None
-    technique: str | None = None
-    condition: str | None = None
-    language: str | None = None
-    accepting: bool | None = None
-    accessible: bool | None = None
 
 
 @dataclass
@@ -112,38 +101,33 @@ def _box_clause(n_boxes: int):
                  for i in range(n_boxes)))
 
 
-# Filters that need the practitioners row itself; the others read the location's index.
-PRACTITIONER_FILTERS = ("profession", "accepting")
+# What a result shows, by attribute name: hit.practitioner.<name>, hit.location.<name>,
+# cert.<name> and cert.program.<name>. The query labels each column with its record and name.
+HIT_PRACTITIONER = {"id": Practitioner.id, "slug": Practitioner.slug,
+                    "full_name": Practitioner.full_name,
+                    "post_nominals": Practitioner.post_nominals,
+                    "profession": Practitioner.profession, "is_demo": Practitioner.is_demo,
+                    "accepting_new_patients": Practitioner.accepting_new_patients}
+HIT_LOCATION = {"id": PracticeLocation.id, "clinic_name": PracticeLocation.clinic_name,
+                "city": PracticeLocation.city, "region": PracticeLocation.region,
+                "postcode": PracticeLocation.postcode, "country": PracticeLocation.country,
+                "lat": PracticeLocation.lat, "lng": PracticeLocation.lng,
+                "wheelchair_accessible": PracticeLocation.wheelchair_accessible}
+HIT_CERTIFICATION = {"id": Certification.id, "submitted_name": Certification.submitted_name,
+                     "level": Certification.level, "verified_at": Certification.verified_at,
+                     "expires_on": Certification.expires_on,
+                     "public_code": Certification.public_code}
+HIT_PROGRAM = {"id": TrainingProgram.id, "name": TrainingProgram.name,
+               "organisation": TrainingProgram.organisation,
+               "organisation_acronym": TrainingProgram.organisation_acronym,
+               "level": TrainingProgram.level}
+HIT_COLUMNS = {"practitioner": HIT_PRACTITIONER, "location": HIT_LOCATION,
+               "certification": HIT_CERTIFICATION, "program": HIT_PROGRAM}
 
 
-def _filter_clauses(shape: tuple[str, ...]) -> list:
-    clauses = []
-    if "profession" in shape:
-        clauses.append(Practitioner.profession == bindparam("profession"))
-    for kind in ("technique", "condition", "language"):
-        if kind in shape:
-            tag = PractitionerTag.__table__.alias(f"tag_{kind}")
-            clauses.append(exists().where(
-                tag.c.practitioner_id == PracticeLocation.practitioner_id, tag.c.kind == kind,
-                tag.c.code == bindparam(kind)))
-    if "accepting" in shape:
-        clauses.append(Practitioner.accepting_new_patients.is_(True))
-    if "accessible" in shape:
-        clauses.append(PracticeLocation.wheelchair_accessible.is_(True))
-    return clauses
-
-
-HIT_PRACTITIONER = (Practitioner.id, Practitioner.slug, Practitioner.full_name,
-                    Practitioner.post_nominals, Practitioner.profession, Practitioner.is_demo,
-                    Practitioner.accepting_new_patients)
-HIT_LOCATION = (PracticeLocation.id, PracticeLocation.clinic_name, PracticeLocation.city,
-                PracticeLocation.region, PracticeLocation.postcode, PracticeLocation.country,
-                PracticeLocation.lat, PracticeLocation.lng, PracticeLocation.wheelchair_accessible)
-HIT_CERTIFICATION = (Certification.id, Certification.submitted_name, Certification.level,
-                     Certification.verified_at, Certification.expires_on,
-                     Certification.public_code, TrainingProgram.id, TrainingProgram.name,
-                     TrainingProgram.organisation, TrainingProgram.organisation_acronym,
-                     TrainingProgram.level)
+def _labelled_hit_columns() -> list:
+    return [column.label(f"{record}_{name}") for record, columns in HIT_COLUMNS.items()
+            for name, column in columns.items()]
 
 
 @lru_cache(maxsize=256)
@@ -166,9 +150,9 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
         .where(_box_clause(n_boxes),
                listing.searchable_location_clause(bindparam("today"),
                                                   bindparam("attested_since")),
-               *_filter_clauses(shape))
+               *search_filters.clauses(shape))
     )
-    if any(name in shape for name in PRACTITIONER_FILTERS):
+    if search_filters.needs_practitioner(shape):
         located = located.join(Practitioner,
                                Practitioner.id == PracticeLocation.practitioner_id)
     located = located.subquery("located")
@@ -197,8 +181,7 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
     found = select(func.count().label("found")).select_from(nearest).subquery("found")
     # One row even when the page is empty (it carries the count); then one per certification.
     return (
-        select(found.c.found, page.c.distance_km, *HIT_PRACTITIONER, *HIT_LOCATION,
-               *HIT_CERTIFICATION)
+        select(found.c.found, page.c.distance_km, *_labelled_hit_columns())
         .select_from(found)
         .outerjoin(page, true())
         .outerjoin(Practitioner, Practitioner.id == page.c.practitioner_id)
@@ -217,13 +200,6 @@ def _probe_statement(n_boxes: int):
     return select(func.count()).select_from(PracticeLocation).where(_box_clause(n_boxes))
 
 
-def _shape(filters: Filters) -> tuple[str, ...]:
-    return tuple(name for name in ("profession", "technique", "condition", "language")
-                 if getattr(filters, name)) + (
-        ("accepting",) if filters.accepting else ()) + (
-        ("accessible",) if filters.accessible else ())
-
-
 def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: date,
             limit: int) -> tuple[int, dict]:
     boxes = geo.bounding_boxes(lat, lng, radius_km)
@@ -234,9 +210,7 @@ def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: d
               "attested_since": listing.attested_since(now), "limit": limit}
     for i, (south, north, west, east) in enumerate(boxes):
         params.update({f"b{i}_s": south, f"b{i}_n": north, f"b{i}_w": west, f"b{i}_e": east})
-    for name in ("profession", "technique", "condition", "language"):
-        if getattr(filters, name):
-            params[name] = getattr(filters, name)
+    params.update(filters.parameters())
     return len(boxes), params
 
 
@@ -246,7 +220,7 @@ def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: i
     n_boxes, params = _params(lat, lng, radius_km, filters, today, limit)
     params.update(start=start, page_size=page_size)
     connection = db.session.connection()
-    rows = connection.execute(nearest_statement(n_boxes, _shape(filters)), params).all()
+    rows = connection.execute(nearest_statement(n_boxes, filters.shape), params).all()
     return rows[0].found, _hits(rows)
 
 
@@ -307,6 +281,10 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
                    page=page, per_page=per_page, radius_km=radius_km)
 
 
+def _record(row, record: str) -> SimpleNamespace:
+    return SimpleNamespace(**{name: row[f"{record}_{name}"] for name in HIT_COLUMNS[record]})
+
+
 def _hits(rows) -> list[Hit]:
     """The page's hits from the ring's rows (one per shown certification, in order).
 
@@ -314,34 +292,21 @@ def _hits(rows) -> list[Hit]:
     A certification's program is None when it names a program outside the registry.
     """
     hits: dict[int, Hit] = {}
-    n_p, n_l = len(HIT_PRACTITIONER), len(HIT_LOCATION)
-    for values in rows:
-        if values[2] is None:  # an empty page: the row only carries the count
+    for row in rows:
+        row = row._mapping
+        if row["practitioner_id"] is None:  # an empty page: the row only carries the count
             continue
-        distance_km = float(values[1])
-        (p_id, slug, full_name, post_nominals, profession, is_demo, accepting,
-         l_id, clinic_name, city, region, postcode, country, lat, lng, accessible) = \
-            values[2:2 + n_p + n_l]
-        hit = hits.get(l_id)
+        hit = hits.get(row["location_id"])
         if hit is None:
-            hit = hits[l_id] = Hit(
-                SimpleNamespace(id=p_id, slug=slug, full_name=full_name,
-                                post_nominals=post_nominals, profession=profession,
-                                is_demo=is_demo, accepting_new_patients=accepting),
-                SimpleNamespace(id=l_id, clinic_name=clinic_name, city=city, region=region,
-                                postcode=postcode, country=country, lat=lat, lng=lng,
-                                wheelchair_accessible=accessible),
-                distance_km)
-        (cert_id, submitted_name, level, verified_at, expires_on, public_code, program_id,
-         program_name, organisation, acronym, program_level) = values[2 + n_p + n_l:]
-        if cert_id is not None:
-            hit.certifications.append(SimpleNamespace(
-                submitted_name=submitted_name, level=level, verified_at=verified_at,
-                expires_on=expires_on, public_code=public_code,
-                program=None if program_id is None else SimpleNamespace(
-                    name=program_name, organisation=organisation,
-                    organisation_acronym=acronym, level=program_level)))
+            hit = hits[row["location_id"]] = Hit(
+                _record(row, "practitioner"), _record(row, "location"),
+                float(row["distance_km"]))
+        if row["certification_id"] is not None:
+            cert = _record(row, "certification")
+            cert.program = (None if row["program_id"] is None
+                            else _record(row, "program"))
+            hit.certifications.append(cert)
     return list(hits.values())
 
 
-__all__ = ["MAX_RESULTS", "RADII_KM", "Filters", "Hit", "Results", "search"]
+__all__ = ["MAX_RESULTS", "RADII_KM", "Hit", "Results", "search"]

@@ -1,0 +1,15 @@
+"""Search: where "a practitioner appears in search" is decided, with directory.listing.
+
+- filters.py: the filter registry (each filter declared once; the form, the page, the API and
+  its OpenAPI parameters and the SQL are derived from it);
+- ring.py: the location search (nearest searchable practitioners, widening rings on the
+  (lat, lng) index, named result records).
+
+Who is searchable at all is directory.listing's rule (listed, and confirmed within 12 months).
+"""
+
+from directory.search.filters import FILTERS, Filters
+from directory.search.ring import MAX_RADIUS_KM, MAX_RESULTS, RADII_KM, Hit, Results, search
+
+__all__ = ["FILTERS", "MAX_RADIUS_KM", "MAX_RESULTS", "RADII_KM", "Filters", "Hit", "Results",
+           "search"]
