@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from directory.accounts.passwords import hash_password
+from directory.credentials import lifecycle
 from directory.extensions import db
 from directory.models import (
     AuditEvent,
@@ -22,6 +23,7 @@ from directory.models import (
     User,
 )
 from directory.models.base import utcnow
+from directory.vocab import CertStatus
 
 PASSWORD = "correct horse battery staple"
 DENVER = (39.7392, -104.9903)
@@ -135,10 +137,18 @@ def test_program() -> TrainingProgram:
     return found or make_program("test-program")
 
 
+# The decisions that bring a submitted certification to each status.
+_DECISIONS: dict[CertStatus, tuple[str, ...]] = {
+    CertStatus.PENDING: (), CertStatus.VERIFIED: ("approve",), CertStatus.REJECTED: ("reject",),
+    CertStatus.CHANGES_REQUESTED: ("request_changes",),
+    CertStatus.EXPIRED: ("approve", "expire"), CertStatus.REVOKED: ("approve", "revoke"),
+}
+
+
 def make_certification(practitioner: Practitioner, *, status: str = "pending",
                        program: TrainingProgram | None = _TEST_PROGRAM,  # type: ignore[assignment]
                        admin: User | None = None, evidence: bytes | None = None,
-                       **fields) -> Certification:
+                       reason: str = "", **fields) -> Certification:
     """A certification with a stored evidence file; decided ones name the admin who decided.
 
     It cites a recognised test program unless `program` is given (None: not recognised).
@@ -156,17 +166,16 @@ def make_certification(practitioner: Practitioner, *, status: str = "pending",
               "completed_on": date(2024, 1, 15), "hours": 54.0, "in_person_hours": 54.0,
               "certificate_number": f"CN-{next(_seq)}"} | fields
     cert = Certification(
-        practitioner=practitioner, program=program, status=status, submitted_at=now,
+        practitioner=practitioner, program=program, status=CertStatus.PENDING, submitted_at=now,
         public_code=new_public_code(), evidence_stored_name=stored.stored_name,
         evidence_sha256=stored.sha256, evidence_mime=stored.mime, evidence_size=stored.size,
         evidence_original_name=stored.original_name, **values)
-    if status != "pending":
-        admin = admin or make_admin()
-        cert.reviewed_by, cert.reviewed_at = admin, now
-        if status in ("verified", "expired", "revoked"):
-            cert.verified_at = now
-        if status == "revoked":
-            cert.revoked_at = now
+    # Decided through the state machine's own definitions of each decision.
+    admin = admin or make_admin() if status != CertStatus.PENDING else None
+    for action in _DECISIONS[CertStatus(status)]:
+        transition = lifecycle.TRANSITIONS[f"{action}:{cert.status}"]
+        for name, value in lifecycle.changes(transition, admin, reason, now).items():
+            setattr(cert, name, value)
     db.session.add(cert)
     db.session.commit()
     return cert

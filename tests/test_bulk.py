@@ -137,10 +137,15 @@ def test_a_valid_file_imports_every_practitioner_listed_and_verified(app_ctx, ad
     assert [(c.status, c.program.key, c.reviewed_by_id) for c in certs] == [
         ("verified", "kinetacore-fdn-1", admin)] * 2
     assert all(c.reviewed_at and c.verified_at and c.public_code for c in certs)
+    # Approved as an administrator approves one in the queue: the same audit action and
+    # transition, saying it came from this import.
     events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "certification.imported").order_by(AuditEvent.id)).all()
+        AuditEvent.action == "certification.approve").order_by(AuditEvent.id)).all()
     assert [(e.subject_id, e.actor_id, e.practitioner_id, e.detail["row"]) for e in events] == [
         (c.id, admin, c.practitioner_id, n) for n, c in enumerate(certs, start=2)]
+    assert {(e.detail["source"], e.detail["target"], e.detail["via"]) for e in events} == {
+        ("pending", "verified", "import")}
+    assert len({e.detail["import_id"] for e in events}) == 1
     summary = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "practitioners.imported"))
     assert summary.detail["practitioners"] == 2 and summary.detail["file"] == "clinics.csv"
@@ -193,14 +198,14 @@ def test_duplicate_email_addresses_in_the_file_and_on_the_site(app_ctx, admin):
 def test_an_address_taken_during_the_import_writes_nothing(app_ctx, admin, monkeypatch):
     factories.make_practitioner("person2@example.com")
     # As if the account signed up between the check and the write.
-    monkeypatch.setattr(importer, "_taken_emails", lambda emails: set())
+    monkeypatch.setattr(importer, "taken_emails", lambda emails: set())
     report = importer.import_practitioners(csv_bytes(row(1), row(2), row(3)),
                                            db.session.get(User, admin))
     assert not report.ok and report.created == 0
     assert report.file_error.startswith("The directory changed while importing")
     assert counts()["practitioners"] == 1
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "certification.imported")) == 0
+        AuditEvent.action == "certification.approve")) == 0
 
 
 @pytest.mark.parametrize("program, message", [
@@ -571,3 +576,29 @@ def test_export_command(app, admin, runner, tmp_path, directory):
     result = runner.invoke(args=["export", "practitioners"])
     assert [r["email"] for r in read_csv(result.output)] == [
         "person1@example.com", "person2@example.com"]
+
+
+def test_an_imported_certification_is_approved_as_in_the_queue(app_ctx, admin):
+    """The import and the review queue share one definition of "approve": the same columns
+    written, the same audit action and transition."""
+    from directory.credentials import lifecycle
+
+    reviewer = db.session.get(User, admin)
+    queued = factories.make_certification(factories.make_practitioner(), admin=reviewer)
+    lifecycle.apply(queued, "approve", reviewer)
+    db.session.commit()
+    report = importer.import_practitioners(csv_bytes(row(1, languages="English, Spanish")),
+                                           reviewer)
+    assert report.ok
+    imported = db.session.scalar(select(Certification).where(Certification.id != queued.id))
+
+    def decision(cert):
+        return (cert.status, cert.reviewed_by_id, cert.reason, cert.revoked_at,
+                cert.verified_at is not None, cert.reviewed_at == cert.verified_at)
+
+    assert decision(imported) == decision(queued) == ("verified", admin, "", None, True, True)
+    actions = db.session.execute(select(AuditEvent.action, AuditEvent.detail).where(
+        AuditEvent.subject_type == "certifications").order_by(AuditEvent.id)).all()
+    assert [(a, d["source"], d["target"]) for a, d in actions] == [
+        ("certification.approve", "pending", "verified")] * 2
+    assert imported.practitioner.languages == ["en", "es"]  # commas, as the form takes them

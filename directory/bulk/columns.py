@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from directory import vocab
+from directory import field_rules, vocab
 
 
 @dataclass(frozen=True)
@@ -23,22 +23,31 @@ def _codes(mapping: dict[str, str]) -> str:
     return ", ".join(mapping)
 
 
+def _up_to(name: str, more: str = "") -> str:
+    """"Up to 120 characters." from the field rule's length."""
+    return f"Up to {field_rules.LENGTHS[name]:,} characters{more}."
+
+
+def _range(bounds: field_rules.Range) -> str:
+    return f"from {bounds.low:,} to {bounds.high:,}"
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("email", True, "The account's e-mail address; unique in the file and on the site. "
            "The person claims the account with “Forgot password”.",
            "ann.lee@example.com", "account"),
-    Column("full_name", True, "Up to 120 characters.", "Ann Lee", "profile"),
+    Column("full_name", True, _up_to("full_name"), "Ann Lee", "profile"),
     Column("profession", False, f"One of: {_codes(vocab.PROFESSIONS)} (or its name, such as "
            "“Chiropractor”).", "physiotherapist", "profile"),
-    Column("post_nominals", False, "Up to 80 characters.", "DPT", "profile"),
-    Column("licence_number", False, "Up to 60 characters; needs licence_country.",
+    Column("post_nominals", False, _up_to("post_nominals"), "DPT", "profile"),
+    Column("licence_number", False, _up_to("licence_number", "; needs licence_country"),
            "PT-012345", "profile"),
     Column("licence_country", False, "ISO 3166-1 two-letter code (or the country's name).",
            "US", "profile"),
     Column("licence_region", False, "State, province or territory of the licence: its ISO "
            "3166-2 code or name (“CO”, “US-CO”, “Colorado”). Empty for a national licence.",
            "CO", "profile"),
-    Column("bio", False, "Plain text, up to 5,000 characters.", "Sports physiotherapist.",
+    Column("bio", False, "Plain text, " + _up_to("bio").lower(), "Sports physiotherapist.",
            "profile"),
     Column("phone", False, "Digits, spaces and + ( ) - . only.", "+1 303 555 0100", "profile"),
     Column("public_email", False, "An e-mail address shown on the profile.",
@@ -46,19 +55,21 @@ COLUMNS: tuple[Column, ...] = (
     Column("website", False, "An http(s) address (“example.com” means https://example.com).",
            "https://example.com", "profile"),
     Column("booking_url", False, "An http(s) address for online booking.", "", "profile"),
-    Column("languages", False, "Languages spoken: names or ISO 639-1 codes, separated by "
-           "semicolons or commas.", "English; Spanish", "profile"),
-    Column("techniques", False, f"Separated by semicolons; codes ({_codes(vocab.TECHNIQUES)}) "
-           "or their names.", "trigger_point; deep", "profile"),
-    Column("conditions", False, f"Separated by semicolons; codes ({_codes(vocab.CONDITIONS)}) "
-           "or their names.", "neck_pain; low_back_pain", "profile"),
+    Column("languages", False, "Languages spoken: names or ISO 639-1 codes, "
+           f"{field_rules.LIST_HELP}.", "English; Spanish", "profile"),
+    Column("techniques", False, f"Codes ({_codes(vocab.TECHNIQUES)}) or their names, "
+           f"{field_rules.LIST_HELP}.", "trigger_point; deep", "profile"),
+    Column("conditions", False, f"Codes ({_codes(vocab.CONDITIONS)}) or their names, "
+           f"{field_rules.LIST_HELP}.", "neck_pain; low_back_pain", "profile"),
     Column("accepting_new_patients", False, "yes or no (empty: yes).", "yes", "profile"),
-    Column("insurance_notes", False, "Plain text, up to 2,000 characters.", "", "profile"),
-    Column("clinic_name", True, "The practice location's name, up to 120 characters. Leave "
+    Column("insurance_notes", False, "Plain text, " + _up_to("insurance_notes").lower(), "",
+           "profile"),
+    Column("clinic_name", True, "The practice location's name, "
+           f"{_up_to('clinic_name').lower()} Leave "
            "every location column empty for a practitioner without a practice location.",
            "Lee Physio", "location"),
-    Column("street", False, "Up to 200 characters.", "1550 Larimer St", "location"),
-    Column("city", True, "Town or city, up to 100 characters.", "Denver", "location"),
+    Column("street", False, _up_to("street"), "1550 Larimer St", "location"),
+    Column("city", True, "Town or city, " + _up_to("city").lower(), "Denver", "location"),
     Column("region", False, "State, province or county, as it is written in the address.",
            "CO", "location"),
     Column("postcode", False, "Postcode or ZIP; places the location on the map.", "80202",
@@ -72,17 +83,19 @@ COLUMNS: tuple[Column, ...] = (
     Column("program", True, "The recognised program: its key from Administration → Programs "
            "(“kinetacore-fdn-1”), or its name as written on the certificate when that matches "
            "one program without doubt.", "kinetacore-fdn-1", "certification"),
-    Column("level", False, "Whole number from 1 to 9.", "", "certification"),
-    Column("certificate_number", False, "Up to 80 characters.", "KC-2023-0042",
+    Column("level", False, f"Whole number {_range(field_rules.LEVEL)}.", "", "certification"),
+    Column("certificate_number", False, _up_to("certificate_number"), "KC-2023-0042",
            "certification"),
     Column("completed_on", True, "Date as YYYY-MM-DD, not in the future.", "2023-05-14",
            "certification"),
     Column("expires_on", False, "Date as YYYY-MM-DD after completed_on and not past (empty: "
            "does not expire).", "", "certification"),
-    Column("hours", False, "Total hours, 0 to 5,000.", "27", "certification"),
-    Column("in_person_hours", False, "0 to 5,000, at most the total hours.", "27",
+    Column("hours", False, f"Total hours, {_range(field_rules.HOURS)}.", "27", "certification"),
+    Column("in_person_hours", False,
+           f"Hours in person, {_range(field_rules.HOURS)}, at most the total hours.", "27",
            "certification"),
-    Column("supervised_sessions", False, "Whole number, 0 to 100,000.", "", "certification"),
+    Column("supervised_sessions", False, f"Whole number {_range(field_rules.SESSIONS)}.", "",
+           "certification"),
 )
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -18,9 +18,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from directory import listing
+from directory import field_rules, listing
 from directory.bulk.columns import NAMES
-from directory.bulk.importer import FORMULA_START
+from directory.bulk.reader import FORMULA_START
 from directory.extensions import db
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
@@ -85,8 +85,9 @@ def csv_row(p: Practitioner, certs: list[Certification]) -> dict[str, str]:
         "post_nominals": p.post_nominals, "licence_number": p.licence_number,
         "licence_country": p.licence_country or "", "licence_region": p.licence_region or "",
         "bio": p.bio, "phone": p.phone, "public_email": p.public_email, "website": p.website,
-        "booking_url": p.booking_url, "languages": "; ".join(p.languages),
-        "techniques": "; ".join(p.techniques), "conditions": "; ".join(p.conditions),
+        "booking_url": p.booking_url, "languages": field_rules.LIST_SEPARATOR.join(p.languages),
+        "techniques": field_rules.LIST_SEPARATOR.join(p.techniques),
+        "conditions": field_rules.LIST_SEPARATOR.join(p.conditions),
         "accepting_new_patients": "yes" if p.accepting_new_patients else "no",
         "insurance_notes": p.insurance_notes,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from directory.models import Certification, User, record
 from directory.models.base import unproxied, utcnow
@@ -95,23 +96,48 @@ def apply(cert: Certification, action: str, actor: User | None, reason: str = ""
     if transition.needs_reason and not reason:
         raise ReasonRequired("Give a reason: the practitioner will see it.")
     now = now or utcnow()
-    source = cert.status
-    cert.status = transition.target
-    if transition.by == "admin":
-        cert.reviewed_by = actor
-        cert.reviewed_at = now
-        cert.reason = reason
-    if action == "approve":
-        cert.verified_at = now
-    elif action == "revoke":
-        cert.revoked_at = now
-    elif action == "resubmit":
-        cert.submitted_at = now
-        cert.reason = ""
-    record(f"certification.{action}", cert, actor=actor, source=source,
-           target=transition.target, reason=reason or None,
-           practitioner_id=cert.practitioner_id)
+    for name, value in changes(transition, actor, reason, now).items():
+        setattr(cert, name, value)
+    record(f"certification.{action}", cert, actor=actor,
+           **audit_detail(transition, reason), practitioner_id=cert.practitioner_id)
     return cert
+
+
+def changes(transition: Transition, actor: User | None, reason: str, now: datetime
+            ) -> dict[str, Any]:
+    """What a transition writes on the certification (attribute → value): the one definition
+    of each decision, applied by apply(), by the bulk import (approved()) and by the test
+    factories."""
+    values: dict[str, Any] = {"status": transition.target}
+    if transition.by == "admin":
+        values |= {"reviewed_by": actor, "reviewed_at": now, "reason": reason}
+    if transition.name == "approve":
+        values["verified_at"] = now
+    elif transition.name == "revoke":
+        values["revoked_at"] = now
+    elif transition.name == "resubmit":
+        values |= {"submitted_at": now, "reason": ""}
+    return values
+
+
+def audit_detail(transition: Transition, reason: str = "") -> dict[str, Any]:
+    """The detail of a transition's audit event (its action is "certification.<name>")."""
+    return {"source": transition.source, "target": transition.target, "reason": reason or None}
+
+
+APPROVE = TRANSITIONS[f"approve:{S.PENDING}"]
+
+
+def approved(admin: User, now: datetime) -> dict[str, Any]:
+    """The columns of a certification submitted and approved at once by an administrator (the
+    bulk import): the submission's, then approve's changes, with the reviewer as its id, for an
+    INSERT."""
+    admin = unproxied(admin)
+    if admin is None or not admin.is_admin:
+        raise IllegalTransition("Only an administrator can decide a certification.")
+    values = {"status": APPROVE.source, "submitted_at": now} | changes(APPROVE, admin, "", now)
+    values["reviewed_by_id"] = values.pop("reviewed_by").id
+    return values
 
 
 def _check_actor(transition: Transition, cert: Certification, actor: User | None) -> None:
