@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectMultipleField, StringField, URLField, widgets
-from wtforms.validators import StopValidation, ValidationError
+from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from directory import field_rules
 
 
 class BaseForm(FlaskForm):
@@ -106,22 +106,8 @@ class WebAddressField(URLField):
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
-        value = (self.data or "").strip()
-        if value and "://" not in value and not value.lower().startswith(("javascript:", "data:")):
-            value = "https://" + value
-        self.data = value
+        self.data = field_rules.normalise_web_address(self.data)
 
 
-def http_url(form, field) -> None:
-    """Only http and https addresses with a host name are accepted."""
-    if not field.data:
-        return
-    try:
-        parts = urlsplit(field.data)
-    except ValueError as exc:
-        raise ValidationError("Enter a web address such as https://example.com.") from exc
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError("Only web addresses starting with http:// or https:// are allowed.")
-    host = parts.hostname or ""
-    if "." not in host or any(ch.isspace() for ch in field.data):
-        raise ValidationError("Enter a web address such as https://example.com.")
+# Only http and https addresses with a host name are accepted (field_rules.web_address).
+http_url = field_rules.validator(field_rules.web_address)

@@ -602,3 +602,74 @@ def test_an_imported_certification_is_approved_as_in_the_queue(app_ctx, admin):
     assert [(a, d["source"], d["target"]) for a, d in actions] == [
         ("certification.approve", "pending", "verified")] * 2
     assert imported.practitioner.languages == ["en", "es"]  # commas, as the form takes them
+
+
+# The same value typed in a form and in an import file: refused by both, with one message
+# (directory/field_rules.py). The form field, when it has another name, is given second.
+FUTURE = (date.today() + timedelta(days=3)).isoformat()
+SHARED_RULES = [
+    ("full_name", "x" * 121, "profile", None),
+    ("bio", "x" * 5001, "profile", None),
+    ("phone", "call me", "profile", None),
+    ("public_email", "clinic@", "profile", None),
+    ("website", "javascript:alert(1)", "profile", None),
+    ("booking_url", "http://localhost", "profile", None),
+    ("languages", "English; Klingon", "profile", None),
+    ("street", "x" * 201, "location", None),
+    ("postcode", "8" * 21, "location", None),
+    ("level", "12", "certification", None),
+    ("hours", "6000", "certification", None),
+    ("supervised_sessions", "-3", "certification", None),
+    ("certificate_number", "9" * 81, "certification", None),
+    ("program", "x" * 201, "certification", "program_name"),
+    ("completed_on", FUTURE, "certification", None),
+]
+
+
+def _form_error(app, kind: str, field: str, value: str) -> list[str]:
+    from werkzeug.datastructures import MultiDict
+
+    from directory.certifications.forms import CertificationForm
+    from directory.profiles.forms import LocationForm, ProfileForm
+
+    good = {
+        "profile": {"full_name": "Ann Lee", "profession": "physiotherapist"},
+        "location": {"clinic_name": "Lee Physio", "city": "Denver", "country": "US"},
+        "certification": {"program_name": "KinetaCore FDN 1", "completed_on": "2023-05-14",
+                          "hours": "27", "in_person_hours": "27"},
+    }[kind]
+    with app.test_request_context():
+        form = {"profile": ProfileForm, "location": LocationForm,
+                "certification": CertificationForm}[kind]
+        kwargs = {"evidence_required": False} if kind == "certification" else {}
+        form = form(formdata=MultiDict(good | {field: value}), meta={"csrf": False}, **kwargs)
+        assert not form.validate()
+        return form.errors.get(field, [])
+
+
+@pytest.mark.parametrize(("column", "value", "form", "form_field"), SHARED_RULES,
+                         ids=[rule[0] for rule in SHARED_RULES])
+def test_the_forms_and_the_import_share_each_rule(app, admin, column, value, form, form_field):
+    with app.app_context():
+        report = importer.dry_run(csv_bytes(row(1, **{column: value})))
+    assert problems(report) == [(2, column)]
+    assert _form_error(app, form, form_field or column, value) == [report.errors[0].message]
+
+
+@pytest.mark.parametrize("typed", ["English; Spanish", "English, Spanish", "es;en,"])
+def test_a_list_of_languages_reads_the_same_in_the_form_and_the_import(app, admin, typed):
+    from werkzeug.datastructures import MultiDict
+
+    from directory.profiles.forms import ProfileForm
+
+    with app.test_request_context():
+        form = ProfileForm(formdata=MultiDict({"full_name": "Ann Lee", "languages": typed,
+                                               "licence_country": "",
+                                               "profession": "physiotherapist"}),
+                           meta={"csrf": False})
+        assert form.validate(), form.errors
+        assert form.language_codes() == ["en", "es"]
+    with app.app_context():
+        reviewer = db.session.get(User, admin)
+        assert importer.import_practitioners(csv_bytes(row(1, languages=typed)), reviewer).ok
+        assert db.session.scalar(select(Practitioner)).languages == ["en", "es"]

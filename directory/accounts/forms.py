@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from directory import field_rules
 from directory.accounts.passwords import MAX_LENGTH, password_problem
 from directory.accounts.services import email_taken, normalise_email
 from directory.forms import BaseForm, StrippedStringField
 
-EMAIL = [DataRequired("Enter your e-mail address."), Length(max=254),
-         Email("Enter an e-mail address like name@example.com.")]
+EMAIL = [DataRequired("Enter your e-mail address."), field_rules.length("email"),
+         field_rules.validator(field_rules.email)]
 
 
 def strong_password(form, field) -> None:
@@ -26,7 +27,7 @@ class SignupForm(BaseForm):
     """A practitioner's sign-up."""
 
     full_name = StrippedStringField("Full name", validators=[
-        DataRequired("Enter your full name."), Length(max=120)])
+        DataRequired("Enter your full name."), field_rules.length("full_name")])
     email = EmailField("E-mail address", validators=EMAIL)
     password = PasswordField("Password", validators=[DataRequired("Choose a password."),
                                                      strong_password],

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from flask_wtf.file import FileField
 from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectField, SubmitField
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    StopValidation,
-    ValidationError,
-)
+from wtforms.validators import InputRequired, Optional, StopValidation, ValidationError
 
+from directory import field_rules
 from directory.credentials.evidence import MAX_BYTES
+from directory.field_rules import DATE_MESSAGE, HOURS, HOURS_MESSAGE, LEVEL, SESSIONS, in_range
 from directory.forms import BaseForm, StrippedStringField
-
-DATE_MESSAGE = "Enter a date like 2024-03-31."
-HOURS_MESSAGE = "Enter a number of hours, like 27 or 27.5."
+from directory.models.base import utcnow
 
 
 def readable(form, field) -> None:
@@ -44,28 +37,27 @@ class CertificationForm(BaseForm):
                           description="Choose your program, or leave this and type its name "
                                       "below.")
     program_name = StrippedStringField(
-        "Program name (if not in the list)", validators=[Length(max=200)],
+        "Program name (if not in the list)", validators=[field_rules.length("program")],
         description="As it is written on your certificate, for example "
                     "“KinetaCore Functional Dry Needling Level 1”.")
-    level = IntegerField("Level", invalid_value_message="Enter the level as a whole number.",
-                         validators=[
-        Optional(), readable, NumberRange(1, 9, "Enter a level from 1 to 9.")],
+    level = IntegerField("Level", invalid_value_message=field_rules.LEVEL_MESSAGE,
+                         validators=[Optional(), readable, in_range(LEVEL)],
         description="Leave empty if your program has no levels.")
-    certificate_number = StrippedStringField("Certificate number", validators=[Length(max=80)])
+    certificate_number = StrippedStringField("Certificate number",
+                                             validators=[field_rules.length("certificate_number")])
     completed_on = DateField("Completion date", validators=[
         InputRequired("Enter the date you completed the program.")],
         invalid_value_message=DATE_MESSAGE)
     expires_on = DateField("Expiry date", validators=[Optional()],
                            invalid_value_message=DATE_MESSAGE,
                            description="Leave empty if the certificate does not expire.")
-    hours = HoursField("Total hours", places=1, invalid_value_message=HOURS_MESSAGE, validators=[
-        Optional(), readable, NumberRange(0, 5000, "Enter hours from 0 to 5000.")])
-    in_person_hours = HoursField("In-person hours", places=1,
-                                 invalid_value_message=HOURS_MESSAGE, validators=[
-        Optional(), readable, NumberRange(0, 5000, "Enter hours from 0 to 5000.")])
+    hours = HoursField("Total hours", places=1, invalid_value_message=HOURS_MESSAGE,
+                       validators=[Optional(), readable, in_range(HOURS)])
+    in_person_hours = HoursField("In-person hours", places=1, invalid_value_message=HOURS_MESSAGE,
+                                 validators=[Optional(), readable, in_range(HOURS)])
     supervised_sessions = IntegerField("Supervised treatment sessions",
-                                       invalid_value_message="Enter a whole number.", validators=[
-        Optional(), readable, NumberRange(0, 100000, "Enter a number from 0 to 100,000.")])
+                                       invalid_value_message=field_rules.SESSIONS_MESSAGE,
+                                       validators=[Optional(), readable, in_range(SESSIONS)])
     evidence = FileField("Certificate (PDF, PNG or JPEG, up to 10 MB)")
     evidence_max_bytes = MAX_BYTES  # told to the upload script, which checks before sending
     version = HiddenField()
@@ -82,15 +74,18 @@ class CertificationForm(BaseForm):
         if not self.program.data and not field.data:
             raise ValidationError("Choose a program from the list or type its name.")
 
-    def validate_expires_on(self, field) -> None:
-        """Expiry comes after completion."""
-        if field.data and self.completed_on.data and field.data <= self.completed_on.data:
-            raise ValidationError("The expiry date must be after the completion date.")
-
-    def validate_in_person_hours(self, field) -> None:
-        """In-person hours are part of the total."""
-        if field.data is not None and self.hours.data is not None and field.data > self.hours.data:
-            raise ValidationError("In-person hours cannot be more than the total hours.")
+    def validate(self, extra_validators=None) -> bool:
+        """Each field's checks, then the rules between them (field_rules.certification_problems:
+        completion not in the future, expiry after completion, in-person hours within the total),
+        each on its field unless that field already has a message."""
+        valid = super().validate(extra_validators)
+        problems = field_rules.certification_problems(
+            {name: self[name].data for name in ("completed_on", "expires_on", "hours",
+                                                "in_person_hours") if not self[name].errors},
+            utcnow().date())
+        for name, message in problems.items():
+            self[name].errors = [*self[name].errors, message]
+        return valid and not problems
 
     def validate_evidence(self, field) -> None:
         """A new certification needs its evidence."""

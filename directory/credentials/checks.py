@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from directory import listing
+from directory import field_rules, listing
 from directory.credentials.matching import AUTO_MATCH
 from directory.credentials.rules import jurisdiction_label, rule_for
 from directory.dates import format_date
@@ -103,7 +103,7 @@ def completed_in_past(cert: Certification, today: date) -> Check:
     name = "Completion date not in the future"
     if cert.completed_on is None:
         return Check(name, "warn", "No completion date given.")
-    if cert.completed_on > today:
+    if field_rules.completion_in_future(cert.completed_on, today):
         return Check(name, "fail", f"Completed on {format_date(cert.completed_on)}, after today.")
     return Check(name, "pass", f"Completed on {format_date(cert.completed_on)}.")
 

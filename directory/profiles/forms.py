@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
-from directory import vocab
+from directory import field_rules, vocab
+from directory.field_rules import length
 from directory.forms import (
     BaseForm,
     MultiCheckboxField,
@@ -15,8 +14,6 @@ from directory.forms import (
     WebAddressField,
     http_url,
 )
-
-PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 
 
 def _country_choices(blank: str) -> dict[str, str]:
@@ -33,33 +30,39 @@ class ProfileForm(BaseForm):
     """Everything a patient sees about a practitioner, edited by the practitioner."""
 
     full_name = StrippedStringField("Full name", validators=[
-        DataRequired("Enter your full name."), Length(max=120)])
+        DataRequired("Enter your full name."), length("full_name")])
     post_nominals = StrippedStringField(
-        "Post-nominal letters", validators=[Length(max=80)],
+        "Post-nominal letters", validators=[length("post_nominals")],
         description="For example DPT, MCSP, FACP.")
     profession = SelectField(
         "Profession", choices={"": "Choose your profession", **vocab.PROFESSIONS},
         validators=[InputRequired("Choose your profession.")])
     licence_number = StrippedStringField(
-        "Licence or registration number", validators=[Length(max=60)])
+        "Licence or registration number", validators=[length("licence_number")])
     licence_country = SelectField("Licence issued in (country)",
                                   choices=_country_choices("Choose a country"))
     licence_region = StrippedStringField(
-        "Licence issued in (state, province or territory)", validators=[Length(max=100)],
+        "Licence issued in (state, province or territory)",
+        validators=[length("licence_region")],
         description="For example CO or Colorado, ON or Ontario, VIC or Victoria. "
                     "Leave empty for a national licence.")
-    bio = TextAreaField("About you", validators=[Length(max=5000)],
+    bio = TextAreaField("About you", validators=[length("bio")],
                         description="Plain text. Line breaks are kept.")
-    phone = StrippedStringField("Phone", validators=[Length(max=40)])
+    phone = StrippedStringField("Phone", validators=[
+        length("phone"), field_rules.validator(field_rules.phone)])
     public_email = EmailField("Public e-mail", filters=[strip], validators=[
-        Optional(), Length(max=254), Email("Enter an e-mail address like name@example.com.")])
-    website = WebAddressField("Website", validators=[Length(max=500), http_url])
-    booking_url = WebAddressField("Online booking link", validators=[Length(max=500), http_url])
+        Optional(), length("public_email"), field_rules.validator(field_rules.email)])
+    website = WebAddressField("Website", validators=[length("website"), http_url])
+    booking_url = WebAddressField("Online booking link",
+                                  validators=[length("booking_url"), http_url])
     languages = StrippedStringField(
-        "Languages spoken", validators=[Length(max=300)],
-        description="Separate with commas, for example: English, Spanish, Mandarin.")
+        "Languages spoken", validators=[length("languages"),
+                                        field_rules.validator(field_rules.languages)],
+        description=f"Names or codes, {field_rules.LIST_HELP}, for example: English, "
+                    "Spanish, Mandarin.")
     accepting_new_patients = BooleanField("Accepting new patients")
-    insurance_notes = TextAreaField("Insurance and payment", validators=[Length(max=2000)])
+    insurance_notes = TextAreaField("Insurance and payment",
+                                    validators=[length("insurance_notes")])
     techniques = MultiCheckboxField("Techniques offered", choices=dict(vocab.TECHNIQUES))
     conditions = MultiCheckboxField("Conditions treated", choices=dict(vocab.CONDITIONS))
     version = HiddenField()
@@ -82,22 +85,9 @@ class ProfileForm(BaseForm):
         if self.licence_number.data and not field.data:
             raise ValidationError("Choose the country that issued your licence.")
 
-    def validate_phone(self, field) -> None:
-        """Digits, spaces and + ( ) - . only."""
-        if field.data and not PHONE.match(field.data):
-            raise ValidationError("Enter a phone number using digits, spaces and + ( ) - only.")
-
-    def validate_languages(self, field) -> None:
-        """Every language must be one we know."""
-        unknown = [part.strip() for part in field.data.split(",")
-                   if part.strip() and vocab.resolve_language(part) is None]
-        if unknown:
-            raise ValidationError("We do not recognise: " + ", ".join(unknown) + ".")
-
     def language_codes(self) -> list[str]:
-        """The languages as ISO 639-1 codes."""
-        codes = (vocab.resolve_language(part) for part in self.languages.data.split(","))
-        return sorted({c for c in codes if c})
+        """The languages as ISO 639-1 codes (the field's check has accepted every one)."""
+        return field_rules.languages(self.languages.data)
 
     def region_code(self) -> str | None:
         """The licence region as an ISO 3166-2 code."""
@@ -108,12 +98,12 @@ class LocationForm(BaseForm):
     """A practice location."""
 
     clinic_name = StrippedStringField("Clinic name", validators=[
-        DataRequired("Enter the clinic's name."), Length(max=120)])
-    street = StrippedStringField("Street address", validators=[Length(max=200)])
+        DataRequired("Enter the clinic's name."), length("clinic_name")])
+    street = StrippedStringField("Street address", validators=[length("street")])
     city = StrippedStringField("Town or city", validators=[
-        DataRequired("Enter the town or city."), Length(max=100)])
-    region = StrippedStringField("State, province or county", validators=[Length(max=100)])
-    postcode = StrippedStringField("Postcode or ZIP", validators=[Length(max=20)])
+        DataRequired("Enter the town or city."), length("city")])
+    region = StrippedStringField("State, province or county", validators=[length("region")])
+    postcode = StrippedStringField("Postcode or ZIP", validators=[length("postcode")])
     country = SelectField("Country", choices=_country_choices("Choose a country"),
                           validators=[InputRequired("Choose the country.")])
     wheelchair_accessible = BooleanField("Wheelchair accessible")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from types import SimpleNamespace
 
 from wtforms import (
     DateField,
@@ -25,7 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from directory import vocab
+from directory import field_rules, vocab
 from directory.credentials.rules import jurisdiction_label
 from directory.forms import BaseForm, StrippedStringField, WebAddressField, http_url
 from directory.registry import services
@@ -39,10 +38,10 @@ ANY_PROFESSION = "*"
 RULE_PROFESSIONS = {ANY_PROFESSION: "Any profession", **vocab.PROFESSIONS}
 KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 JURISDICTION = re.compile(r"^([A-Z]{2})(?:-([A-Z0-9]{1,3}))?$")
-MAX_HOURS = 5000
+MAX_HOURS = int(field_rules.HOURS.high)
 ALIAS_MAX = 120
 URL_MAX = 500
-HOURS_MESSAGE = "Enter a number of hours, like 27 or 27.5."
+HOURS_MESSAGE = field_rules.HOURS_MESSAGE
 JURISDICTION_MESSAGE = "Enter a country code such as US or an ISO 3166-2 code such as US-CO."
 
 
@@ -66,19 +65,14 @@ def lines(text: str | None) -> list[str]:
     return list(seen.values())
 
 
-def web_address(text: str) -> str:
-    """The same reading of a typed address as WebAddressField: "example.com" → https://…"""
-    value = text.strip()
-    if value and "://" not in value and not value.lower().startswith(("javascript:", "data:")):
-        value = "https://" + value
-    return value
+web_address = field_rules.normalise_web_address  # as WebAddressField reads a typed address
 
 
 def url_problem(value: str) -> str | None:
-    """Why a web address is refused (the shared http_url check), or None."""
+    """Why a web address is refused (field_rules.web_address), or None."""
     try:
-        http_url(None, SimpleNamespace(data=value))
-    except ValidationError as exc:
+        field_rules.web_address(value)
+    except field_rules.RuleError as exc:
         return str(exc)
     return None
 
@@ -194,7 +188,7 @@ class ProgramForm(BaseForm):
     def validate_in_person_hours(self, field) -> None:
         """In-person hours are part of the total."""
         if field.data is not None and self.hours.data is not None and field.data > self.hours.data:
-            raise ValidationError("In-person hours cannot be more than the total hours.")
+            raise ValidationError(field_rules.IN_PERSON_MORE)
 
     def validate_aliases(self, field) -> None:
         """Each alias fits its column."""
