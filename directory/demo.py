@@ -29,7 +29,7 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
-from directory.vocab import GeoPrecision, TagKind
+from directory.vocab import CertStatus, GeoPrecision, TagKind
 
 DEMO_ADMIN_EMAIL = "demo-admin@example.com"
 
@@ -148,7 +148,7 @@ def _new_cert(p: Practitioner, program: TrainingProgram | None, typed: str, hour
         practitioner=p, program=program, submitted_name=typed,
         match_outcome="chosen" if program else None, certificate_number=f"DEMO-{n:05d}",
         completed_on=completed, hours=hours, in_person_hours=hours,
-        status="pending", submitted_at=utcnow() - timedelta(days=n % 9 + 1),
+        status=CertStatus.PENDING, submitted_at=utcnow() - timedelta(days=n % 9 + 1),
         public_code=new_public_code(), evidence_stored_name=stored.stored_name,
         evidence_sha256=stored.sha256, evidence_mime=stored.mime, evidence_size=stored.size,
         evidence_original_name=stored.original_name,

@@ -15,7 +15,7 @@ from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import AuditEvent, Certification, Practitioner, TrainingProgram, User
 from directory.security import admin_required
-from directory.vocab import CertStatus, Role
+from directory.vocab import CertStatus, OutboxStatus, Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -40,7 +40,7 @@ def index():
     from directory.outbox import counts as mail_counts
 
     return render_template("admin/index.html", counts=counts, events=events,
-                           failed_mail=mail_counts()["failed"])
+                           failed_mail=mail_counts()[OutboxStatus.FAILED])
 
 
 MAX_PAGE = 1_000_000  # beyond any real list; a larger number would overflow the query's OFFSET
@@ -155,7 +155,6 @@ def mail():
     retried, each with the mail server's last answer."""
     from directory import outbox
     from directory.models import OutboxMessage
-    from directory.vocab import OutboxStatus
 
     shown = (OutboxStatus.FAILED, OutboxStatus.PENDING)
     page = db.paginate(

@@ -17,6 +17,7 @@ from directory.extensions import db
 from directory.links import absolute_url
 from directory.models import Certification, Practitioner, TrainingProgram, User, record
 from directory.models.base import utcnow
+from directory.vocab import CertStatus
 
 CERT_FIELDS = ("level", "certificate_number", "completed_on", "expires_on", "hours",
                "in_person_hours", "supervised_sessions")
@@ -77,8 +78,9 @@ def submit(practitioner: Practitioner, actor: User, values: dict[str, Any],
            program: TrainingProgram | None, typed_name: str, upload: Upload) -> Certification:
     """A practitioner submits a certification with its evidence; it waits for review."""
     stored = evidence.store(upload.stream, upload.filename)
-    cert = Certification(practitioner=practitioner, status="pending", submitted_at=utcnow(),
-                         public_code=new_public_code(), **{k: values.get(k) for k in CERT_FIELDS})
+    cert = Certification(practitioner=practitioner, status=CertStatus.PENDING,
+                         submitted_at=utcnow(), public_code=new_public_code(),
+                         **{k: values.get(k) for k in CERT_FIELDS})
     _apply_program(cert, program, typed_name)
     _attach(cert, stored)
     db.session.add(cert)
@@ -124,7 +126,7 @@ def update(cert: Certification, actor: User, expected_version: int, values: dict
         _apply_program(cert, program, typed_name)
         if stored:
             _attach(cert, stored)
-        if cert.status != "pending":
+        if cert.status != CertStatus.PENDING:
             lifecycle.apply(cert, "resubmit", actor)
         else:
             cert.submitted_at = cert.submitted_at or utcnow()
@@ -175,10 +177,10 @@ def decide(cert: Certification, admin: User, action: str, reason: str,
 
 
 DECISION_SUBJECTS = {
-    "verified": "Your certification is verified",
-    "rejected": "Your certification was not verified",
-    "changes_requested": "Your certification needs changes",
-    "revoked": "Your certification has been revoked",
+    CertStatus.VERIFIED: "Your certification is verified",
+    CertStatus.REJECTED: "Your certification was not verified",
+    CertStatus.CHANGES_REQUESTED: "Your certification needs changes",
+    CertStatus.REVOKED: "Your certification has been revoked",
 }
 
 
