@@ -15,8 +15,11 @@ the forms use, directory/field_rules.py) and writer.py (the bulk INSERTs).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +59,25 @@ class ImportReport:
     def rows_with_errors(self) -> int:
         """How many rows have at least one error."""
         return len({e.row for e in self.errors})
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a file is checked or written.
+
+    A file of 100,000 rows becomes about a million small dicts and lists, kept until the write;
+    the collector runs every 700 new containers and, as the heap grows, walks all of them
+    again: measured, a fifth of the import's time (tools/bench_import.py). None of these
+    objects form cycles, so reference counting frees them as usual; the collector runs again
+    when the step ends (also on an error).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def check_file(data: bytes) -> tuple[ImportReport, list[CheckedRow]]:
@@ -106,7 +128,8 @@ def check_file(data: bytes) -> tuple[ImportReport, list[CheckedRow]]:
 
 def dry_run(data: bytes) -> ImportReport:
     """Check the file and report every problem; write nothing."""
-    report, _rows = check_file(data)
+    with cyclic_gc_paused():
+        report, _rows = check_file(data)
     db.session.rollback()  # nothing was changed; end the read transaction
     return report
 
@@ -115,14 +138,16 @@ def import_practitioners(data: bytes, admin: User, *, file_name: str = "") -> Im
     """Check the file and, when every row is good, write all of it in one transaction."""
     if admin is None or not admin.is_admin or not admin.is_active:
         raise ValueError("Only an active administrator can import practitioners.")
-    report, rows = check_file(data)
+    with cyclic_gc_paused():
+        report, rows = check_file(data)
     report.dry_run = False
     if not report.ok:
         db.session.rollback()
         return report
     import_id = uuid.uuid4().hex
     try:
-        created = write(rows, admin, import_id)
+        with cyclic_gc_paused():
+            created = write(rows, admin, import_id)
         db.session.flush()
         record("practitioners.imported", None, actor=admin, import_id=import_id,
                file=file_name[:200] or None, sha256=report.sha256, practitioners=created,
