@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
+from stdnum import luhn
 from wtforms.validators import StopValidation, ValidationError
 
 from directory import vocab
@@ -52,6 +53,7 @@ LENGTHS: dict[str, int] = {
     "licence_number": _length(Practitioner.licence_number),
     "licence_country": 100,  # a code or a country's name
     "licence_region": 100,  # a code or a region's name, stored as its ISO 3166-2 code
+    "npi": 20,  # typed with spaces or hyphens, stored as its 10 digits
     "bio": 5000,
     "phone": _length(Practitioner.phone),
     "public_email": _length(Practitioner.public_email),
@@ -96,6 +98,28 @@ def phone(text: str) -> str:
     if text and not PHONE.match(text):
         raise RuleError(PHONE_MESSAGE)
     return text
+
+
+NPI_MESSAGE = "Enter the 10 digits of your NPI."
+NPI_CHECK_MESSAGE = ("This is not a valid NPI: its last digit does not match. Check the number "
+                     "on your NPPES record.")
+
+
+NPI_COUNTRY_MESSAGE = ("An NPI is issued only for US licences: choose United States, or leave "
+                       "it out.")
+
+
+def npi(text: str) -> str | None:
+    """A US National Provider Identifier: 10 digits (spaces and hyphens ignored), the last a
+    Luhn check digit over "80840" and the first nine (the NPI standard's prefix)."""
+    digits = re.sub(r"[\s-]", "", text or "")
+    if not digits:
+        return None
+    if not re.fullmatch(r"\d{10}", digits):
+        raise RuleError(NPI_MESSAGE)
+    if not luhn.is_valid("80840" + digits):
+        raise RuleError(NPI_CHECK_MESSAGE)
+    return digits
 
 
 def email(text: str) -> str:

@@ -48,20 +48,27 @@ class SweepResult:
     expired: int = 0
     reminders: int = 0
     attestation_reminders: int = 0
+    licences_lapsed: int = 0
+    licence_reminders: int = 0
+    licence_grace_notices: int = 0
 
 
 def sweep(today: date | None = None) -> SweepResult:
     """The credentials sweep: expire certifications past their date, queue the expiry reminders
-    and the yearly "details still accurate" reminders, each exactly once (safe hourly)."""
+    and the yearly "details still accurate" reminders, lapse licences past their check and tell
+    their practitioners, each exactly once (safe hourly)."""
     from directory import listing
     from directory.credentials.services import sweep_certifications
+    from directory.licences.services import sweep_licences
     from directory.profiles.services import send_attestation_reminders
 
     today = today or utcnow().date()
     certifications = sweep_certifications(today)
     # Now, moved to the day swept (the real today unless a caller asks about another day).
     attested = send_attestation_reminders(listing.now_on(today))
-    return SweepResult(certifications.expired, certifications.reminders, attested)
+    licences = sweep_licences(today)
+    return SweepResult(certifications.expired, certifications.reminders, attested,
+                       licences.lapsed, licences.reminders, licences.grace_notices)
 
 
 def run_sweep() -> str:
@@ -69,7 +76,9 @@ def run_sweep() -> str:
     result = sweep()
     return (f"Expired {result.expired} certification(s); sent {result.reminders} "
             f"reminder(s). Sent {result.attestation_reminders} yearly \"details still "
-            "accurate\" reminder(s).")
+            f"accurate\" reminder(s). Lapsed {result.licences_lapsed} licence(s); sent "
+            f"{result.licence_reminders} licence reminder(s) and "
+            f"{result.licence_grace_notices} licence grace notice(s).")
 
 
 class Worker:

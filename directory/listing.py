@@ -4,10 +4,13 @@ predicate side by side (tests/test_listing_rules.py checks that each pair agrees
 - A certification is *shown* ("verified and unexpired") while its status is verified and its
   expiry day, if it has one, is today or later: shown_clause() / is_shown(). A profile, the
   API, the search results and the exports show only these.
-- A practitioner is *listed* while the account is active with its e-mail confirmed and at least
-  one certification is shown: listed_clause() / is_listed(). The public profile page and the API
-  record (GET /api/v1/practitioners/<id>) answer while listed (the owner and administrators see
-  the profile always: can_view()).
+- A licence is *in good standing* through its last good day: a verified licence's next check
+  day (next_due), or, unchecked, the grace day of practitioners listed before licences were
+  checked (grace_until; migration 0009): licence_good_until() / licence_good_until_expression().
+- A practitioner is *listed* while the account is active with its e-mail confirmed, at least
+  one certification is shown and the licence is in good standing: listed_clause() /
+  is_listed(). The public profile page and the API record (GET /api/v1/practitioners/<id>)
+  answer while listed (the owner and administrators see the profile always: can_view()).
 - A practitioner is *searchable* while listed and confirmed accurate within ATTESTATION_DAYS (the
   yearly "my details are still accurate"): searchable_clause() / is_searchable(). The search (page
   and API), the exports and every feed show only searchable practitioners; the search reads the
@@ -28,9 +31,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from directory.extensions import db
-from directory.models import Certification, PracticeLocation, Practitioner, User
+from directory.models import Certification, Licence, PracticeLocation, Practitioner, User
 from directory.models.base import utcnow
-from directory.vocab import CertStatus
+from directory.vocab import CertStatus, LicenceStatus
 
 # The last shown day of a certification without an expiry date (and of such a listing).
 NO_EXPIRY = date(9999, 12, 31)
@@ -101,15 +104,46 @@ def _account_ok_sql() -> ColumnElement[bool]:
                           User.email_confirmed_at.is_not(None))
 
 
+def licence_good_until(licence: Licence | None) -> date | None:
+    """The last day this licence counts for a listing: a verified licence's next check day; an
+    unchecked one's grace day (None without one); None when failed, lapsed or absent."""
+    if licence is None:
+        return None
+    if licence.status == LicenceStatus.VERIFIED:
+        return licence.next_due
+    if licence.status == LicenceStatus.UNVERIFIED:
+        return licence.grace_until
+    return None
+
+
+def licence_good_until_expression():
+    """SQL for licence_good_until() of the practitioner row in context."""
+    return (select(case((Licence.status == LicenceStatus.VERIFIED, Licence.next_due),
+                        (Licence.status == LicenceStatus.UNVERIFIED, Licence.grace_until),
+                        else_=None))
+            .where(Licence.practitioner_id == Practitioner.id).scalar_subquery())
+
+
+def _earlier(a: date | None, b: date | None) -> date | None:
+    return None if a is None or b is None else min(a, b)
+
+
+def _earlier_sql(a, b):
+    return case((or_(a.is_(None), b.is_(None)), None), (a <= b, a), else_=b)
+
+
 def listed_until_of(practitioner: Practitioner) -> date | None:
-    """The practitioner's last listed day by the rule, from the account and certifications
-    (what listed_until_expression() computes in SQL and listed_until keeps): the latest last
-    shown day of their verified certifications, when the account is ok; None otherwise."""
+    """The practitioner's last listed day by the rule (what listed_until_expression() computes
+    in SQL and listed_until keeps): the earlier of the latest last shown day of their verified
+    certifications and the licence's last good day, when the account is ok; None otherwise."""
     if not account_ok(practitioner.user):
         return None
     certs = db.session.scalars(select(Certification).where(
         Certification.practitioner_id == practitioner.id))
-    return max((last_shown_day(c) for c in certs if is_verified(c)), default=None)
+    latest = max((last_shown_day(c) for c in certs if is_verified(c)), default=None)
+    licence = db.session.scalar(select(Licence).where(
+        Licence.practitioner_id == practitioner.id))
+    return _earlier(latest, licence_good_until(licence))
 
 
 def listed_until_expression():
@@ -117,11 +151,13 @@ def listed_until_expression():
     latest = (select(func.max(func.coalesce(Certification.expires_on, NO_EXPIRY)))
               .where(Certification.practitioner_id == Practitioner.id, verified_clause())
               .scalar_subquery())
-    return case((_account_ok_sql(), latest), else_=None)
+    return case((_account_ok_sql(), _earlier_sql(latest, licence_good_until_expression())),
+                else_=None)
 
 
 def _listed(listed_until, today):
-    # A listed_until of today or later: some certification is shown today (NULL: none).
+    # A listed_until of today or later: some certification is shown today and the licence is in
+    # good standing (NULL: not so).
     return listed_until >= today
 
 
@@ -231,6 +267,7 @@ RULE_ATTRIBUTES = {
     User: ("is_active", "email_confirmed_at"),
     Practitioner: ("user_id", "user", "attested_at", "full_name", "listed_until"),
     Certification: ("practitioner_id", "practitioner", "status", "expires_on"),
+    Licence: ("practitioner_id", "practitioner", "status", "next_due", "grace_until"),
     PracticeLocation: ("practitioner_id", "practitioner", *SEARCH_COPIES),
 }
 
@@ -252,13 +289,13 @@ def _practitioner_ids_before(obj) -> set[int]:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context) -> None:
     """Whenever a flush changes what the rules read (RULE_ATTRIBUTES: a certification's status
-    or expiry, an account's activity or confirmation, a practitioner's confirmation or name,
-    new and deleted rows), bring listed_until and the locations' copies up to date in the same
-    transaction, so no code path (service, command, test factory) can forget them."""
+    or expiry, a licence's status or days, an account's activity or confirmation, a
+    practitioner's confirmation or name, new and deleted rows), bring listed_until and the
+    locations' copies up to date in the same transaction, so no code path (service, command, test factory) can forget them."""
     practitioner_ids: set[int] = set()
     user_ids: set[int] = set()
     for obj in session.new:
-        if isinstance(obj, Certification | PracticeLocation | Practitioner):
+        if isinstance(obj, Certification | Licence | PracticeLocation | Practitioner):
             practitioner_ids.add(obj.id if isinstance(obj, Practitioner)
                                  else obj.practitioner_id)
         # A new account has no practitioner row yet, or a new one (added above).
@@ -273,7 +310,7 @@ def _after_flush(session: Session, _context) -> None:
             practitioner_ids |= {obj.practitioner_id, *_practitioner_ids_before(obj)}
     for obj in session.deleted:
         # A deleted account, practitioner or location takes its rows (and copies) with it.
-        if isinstance(obj, Certification):
+        if isinstance(obj, Certification | Licence):
             practitioner_ids.add(obj.practitioner_id)
     practitioner_ids.discard(None)
     if not (practitioner_ids or user_ids):

@@ -198,3 +198,20 @@ class Permitted(StrEnum):
     YES = "yes"
     NO = "no"
     UNCLEAR = "unclear"
+
+
+class LicenceStatus(StrEnum):
+    """Where a licence's check at its official source stands."""
+
+    UNVERIFIED = "unverified"  # never checked, or changed since its last check
+    VERIFIED = "verified"  # checked and found in good standing; counts until its next check is due
+    FAILED = "failed"  # checked and not found, or not in good standing
+    LAPSED = "lapsed"  # was verified, but its next check fell due and was not done
+
+
+class LicenceMethod(StrEnum):
+    """How a licence was checked."""
+
+    AUTOMATIC = "automatic"  # matched against a register file (NPPES in the US)
+    REGISTER = "register"  # an administrator looked it up on the official register
+    DEMO = "demo"  # demo data: nothing was checked

@@ -181,9 +181,27 @@ def make_certification(practitioner: Practitioner, *, status: str = "pending",
     return cert
 
 
+def verify_licence(practitioner: Practitioner, *, admin: User | None = None,
+                   checked_on: date | None = None) -> Practitioner:
+    """The practitioner's licence verified by an administrator on the official register,
+    through the service the admin's licence review uses."""
+    from directory.licences import services as licences
+    from directory.vocab import LicenceMethod
+
+    if not practitioner.licence_number:
+        practitioner.licence_number = f"LIC-{practitioner.id}"
+        practitioner.licence_country = practitioner.licence_country or "US"
+    licences.record_check(practitioner, verified=True, method=LicenceMethod.REGISTER,
+                          source="Test register (https://register.example/)",
+                          actor=admin or make_admin(), checked_on=checked_on)
+    return practitioner
+
+
 def make_listed_practitioner(email: str | None = None, **profile) -> Practitioner:
-    """A practitioner with a verified certification and a confirmed, active account."""
+    """A practitioner with a verified licence, a verified certification and a confirmed,
+    active account."""
     p = make_practitioner(email, **{"attested_at": utcnow()} | profile)  # confirmed: in search
+    verify_licence(p)
     make_certification(p, status="verified")
     return p
 

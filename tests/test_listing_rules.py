@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from directory import jobs, listing
 from directory.credentials import checks
 from directory.extensions import db
-from directory.models import Certification, PracticeLocation, Practitioner, User
+from directory.models import Certification, Licence, PracticeLocation, Practitioner, User
 from directory.models.base import utcnow
 from directory.search import search
 from directory.vocab import CertStatus
@@ -155,12 +155,44 @@ EDGE_CASES = {
     "no certification": ({"certs": []}, False, False),
     "several certifications": ({"certs": [("verified", -1), ("verified", 30),
                                           ("pending", None), ("revoked", None)]}, True, True),
+    # The licence: in good standing through its next check day, or unchecked in its grace.
+    "no licence check": ({"certs": [("verified", None)], "licence": None}, False, False),
+    "licence due today": ({"certs": [("verified", None)], "licence": ("verified", 0, None)},
+                          True, True),
+    "licence overdue": ({"certs": [("verified", None)], "licence": ("verified", -1, None)},
+                        False, False),
+    "licence failed": ({"certs": [("verified", None)], "licence": ("failed", None, None)},
+                       False, False),
+    "licence lapsed": ({"certs": [("verified", None)], "licence": ("lapsed", -3, None)},
+                       False, False),
+    "unchecked in grace": ({"certs": [("verified", None)], "licence": ("unverified", None, 0)},
+                           True, True),
+    "grace ended": ({"certs": [("verified", None)], "licence": ("unverified", None, -1)},
+                    False, False),
+    "unchecked, no grace": ({"certs": [("verified", None)],
+                             "licence": ("unverified", None, None)}, False, False),
+    "licence due before the certification": ({"certs": [("verified", 90)],
+                                              "licence": ("verified", 10, None)}, True, True),
+    "certification expires before the licence": ({"certs": [("verified", 5)],
+                                                  "licence": ("verified", 10, 40)}, True, True),
 }
 
+VERIFIED_LICENCE = ("verified", 400, None)
 
-def make_case(name: str, certs, active=True, confirmed=True, attested=0) -> Practitioner:
+
+def days_from_now(days):
+    return None if days is None else today() + timedelta(days=days)
+
+
+def make_case(name: str, certs, active=True, confirmed=True, attested=0,
+              licence=VERIFIED_LICENCE) -> Practitioner:
     p = factories.make_practitioner(
         full_name=name, attested_at=None if attested is None else days_ago(attested))
+    if licence is not None:
+        status, due_in, grace_in = licence
+        p.licence = Licence(status=status, method=None if status == "unverified" else "register",
+                            verified_on=None if status == "unverified" else today(),
+                            next_due=days_from_now(due_in), grace_until=days_from_now(grace_in))
     p.user.is_active = active
     p.user.email_confirmed_at = utcnow() if confirmed else None
     for status, expires_in in certs:
@@ -196,15 +228,19 @@ def test_sql_and_python_rules_agree_on_the_edge_cases(app_ctx):
         assert (p.id in copies_sql) is searchable, name
         # The kept listed_until (written by the SQL expression) is the Python rule's day.
         assert p.listed_until == listing.listed_until_of(p), name
-    assert made["no expiry date"].listed_until == listing.NO_EXPIRY
+    # A certification without expiry: listed until the licence's next check.
+    assert made["no expiry date"].listed_until == days_from_now(VERIFIED_LICENCE[1])
     assert made["several certifications"].listed_until == today() + timedelta(days=30)
+    assert made["licence due before the certification"].listed_until == days_from_now(10)
+    assert made["certification expires before the licence"].listed_until == days_from_now(5)
+    assert made["unchecked in grace"].listed_until == today()
 
 
 def test_sql_and_python_agree_on_which_certifications_are_shown(app_ctx):
     for name, (how, _, _) in EDGE_CASES.items():
         make_case(name, **how)
     certs = db.session.scalars(select(Certification)).all()
-    assert len(certs) == 15
+    assert len(certs) == 15 + 10  # ten licence cases with one certification each
     for day in (today() - timedelta(days=1), today(), today() + timedelta(days=31)):
         shown = ids_where(listing.shown_clause(day), Certification)
         unexpired = ids_where(listing.unexpired_clause(day), Certification)
@@ -304,9 +340,23 @@ def _move_location(p):
     p.locations[0].practitioner = factories.make_practitioner(full_name="Unlisted")
 
 
+def _fail_licence(p):
+    p.licence.status = "failed"
+    p.licence.next_due = None
+
+
+def _licence_overdue(p):
+    p.licence.next_due = today() - timedelta(days=1)
+
+
+def _delete_licence(p):
+    db.session.delete(p.licence)
+
+
 @pytest.mark.parametrize("change", [_revoke, _expire_yesterday, _move_certification,
                                     _move_certification_by_id, _delete_certification,
-                                    _deactivate, _unconfirm, _lapse, _rename, _move_location])
+                                    _deactivate, _unconfirm, _lapse, _rename, _move_location,
+                                    _fail_licence, _licence_overdue, _delete_licence])
 def test_each_change_to_what_the_rules_read_refreshes_the_listing(app_ctx, change):
     """Search reads the locations' copies: it sees each change at once (and the app fixture
     checks every copy matches its practitioner after the test)."""
@@ -320,12 +370,17 @@ def test_each_change_to_what_the_rules_read_refreshes_the_listing(app_ctx, chang
     assert p.listed_until == listing.listed_until_of(p)
 
 
-@pytest.mark.parametrize("change", ["new certification", "reactivate", "attest", "location"])
+@pytest.mark.parametrize("change", ["new certification", "reactivate", "attest", "location",
+                                    "licence verified"])
 def test_each_change_that_lists_is_seen_at_once(app_ctx, change):
     p = listed_at(*DENVER, "Coming Back", listed=change != "new certification",
                   attested_at=days_ago(366 if change == "attest" else 1))
     if change == "new certification":
         p.attested_at = utcnow()
+        factories.verify_licence(p)
+        db.session.commit()
+    if change == "licence verified":
+        p.licence.status = "failed"
         db.session.commit()
     if change == "reactivate":
         p.user.is_active = False
@@ -340,6 +395,8 @@ def test_each_change_that_lists_is_seen_at_once(app_ctx, change):
         p.user.is_active = True
     elif change == "attest":
         p.attested_at = utcnow()
+    elif change == "licence verified":
+        factories.verify_licence(p)
     else:
         factories.make_location(p, lat=DENVER[0], lng=DENVER[1], geo_precision="postcode")
     db.session.commit()

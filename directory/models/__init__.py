@@ -7,13 +7,14 @@ from directory.models.credential import (
     ProgramAlias,
     TrainingProgram,
 )
+from directory.models.licence import Licence
 from directory.models.outbox import OutboxMessage
 from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
 from directory.models.session import UserSession
 from directory.models.user import User
 
 __all__ = [
-    "AuditEvent", "Certification", "JurisdictionRule",
+    "AuditEvent", "Certification", "JurisdictionRule", "Licence",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
     "TrainingProgram", "User", "UserSession", "record",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from directory.models.base import TimestampMixin, db
 from directory.models.user import User
 from directory.vocab import GeoPrecision, TagKind, check_in
+
+if TYPE_CHECKING:
+    from directory.models.licence import Licence
 
 
 class Practitioner(TimestampMixin, db.Model):
@@ -26,6 +30,8 @@ class Practitioner(TimestampMixin, db.Model):
     licence_number: Mapped[str] = mapped_column(String(60), default="")
     licence_country: Mapped[str | None] = mapped_column(String(2))
     licence_region: Mapped[str | None] = mapped_column(String(10))
+    # The US National Provider Identifier (10 digits, Luhn check digit); NULL elsewhere.
+    npi: Mapped[str | None] = mapped_column(String(10), index=True)
     bio: Mapped[str] = mapped_column(Text, default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
     public_email: Mapped[str] = mapped_column(String(254), default="")
@@ -54,6 +60,9 @@ class Practitioner(TimestampMixin, db.Model):
         back_populates="practitioner", cascade="all, delete-orphan",
         order_by="PracticeLocation.id",
     )
+    # The check of the licence (None until one is recorded: unverified).
+    licence: Mapped[Licence | None] = relationship(
+        back_populates="practitioner", cascade="all, delete-orphan", uselist=False)
 
     __mapper_args__ = {"version_id_col": version}
 

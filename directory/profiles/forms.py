@@ -46,6 +46,11 @@ class ProfileForm(BaseForm):
         validators=[length("licence_region")],
         description="For example CO or Colorado, ON or Ontario, VIC or Victoria. "
                     "Leave empty for a national licence.")
+    npi = StrippedStringField(
+        "NPI (US practitioners)",
+        validators=[length("npi"), field_rules.validator(field_rules.npi)],
+        description="Your 10-digit National Provider Identifier. We check it, with your licence, "
+                    "against the NPPES register.")
     bio = TextAreaField("About you", validators=[length("bio")],
                         description="Plain text. Line breaks are kept.")
     phone = StrippedStringField("Phone", validators=[
@@ -84,6 +89,15 @@ class ProfileForm(BaseForm):
         """A licence number needs the country that issued it (the error shows on the country)."""
         if self.licence_number.data and not field.data:
             raise ValidationError("Choose the country that issued your licence.")
+
+    def validate_npi(self, field) -> None:
+        """An NPI belongs to a US licence."""
+        if field.data and self.licence_country.data and self.licence_country.data != "US":
+            raise ValidationError(field_rules.NPI_COUNTRY_MESSAGE)
+
+    def npi_digits(self) -> str | None:
+        """The NPI as stored: its 10 digits (the field's check has accepted it), or None."""
+        return field_rules.npi(self.npi.data)
 
     def language_codes(self) -> list[str]:
         """The languages as ISO 639-1 codes (the field's check has accepted every one)."""

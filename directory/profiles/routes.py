@@ -82,6 +82,7 @@ def _profile_data(p) -> dict:
         techniques=p.techniques, conditions=p.conditions, version=str(p.version),
         licence_region=p.licence_region.split("-", 1)[1] if p.licence_region else "",
         licence_country=p.licence_country or "", profession=p.profession or "",
+        npi=p.npi or "",
     )
     return data
 
@@ -97,6 +98,7 @@ def edit():
         values["licence_region"] = form.region_code()
         values["licence_country"] = form.licence_country.data or None
         values["profession"] = form.profession.data or None
+        values["npi"] = form.npi_digits()
         expected = submitted_version(form.version)
         try:
             services.update_profile(p, current_user, expected, values,

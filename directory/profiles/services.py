@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from directory import geo, listing, outbox
 from directory.extensions import db
+from directory.licences import services as licence_services
 from directory.links import absolute_url
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
@@ -17,7 +18,7 @@ from directory.vocab import TagKind
 
 PROFILE_FIELDS = (
     "full_name", "post_nominals", "profession", "licence_number", "licence_country",
-    "licence_region", "bio", "phone", "public_email", "website", "booking_url",
+    "licence_region", "npi", "bio", "phone", "public_email", "website", "booking_url",
     "accepting_new_patients", "insurance_notes",
 )
 LOCATION_FIELDS = ("clinic_name", "street", "city", "region", "postcode", "country",
@@ -54,6 +55,7 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
         raise ConflictError("Your profile was changed elsewhere since you opened this page.") \
             from exc
     record("profile.updated", practitioner, actor=actor, fields=changed)
+    licence_services.identity_changed(practitioner, set(changed), actor)
     db.session.commit()
     return practitioner
 
