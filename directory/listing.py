@@ -291,7 +291,8 @@ def _after_flush(session: Session, _context) -> None:
     """Whenever a flush changes what the rules read (RULE_ATTRIBUTES: a certification's status
     or expiry, a licence's status or days, an account's activity or confirmation, a
     practitioner's confirmation or name, new and deleted rows), bring listed_until and the
-    locations' copies up to date in the same transaction, so no code path (service, command, test factory) can forget them."""
+    locations' copies up to date in the same transaction, so no code path (service, command,
+    test factory) can forget them."""
     practitioner_ids: set[int] = set()
     user_ids: set[int] = set()
     for obj in session.new:
