@@ -5,6 +5,7 @@ from __future__ import annotations
 from directory import vocab
 from directory.errors import CODES
 from directory.search.filters import FILTERS
+from directory.vocab import LicenceMethod, LicenceStatus
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
@@ -102,10 +103,32 @@ def openapi_document(server: str) -> dict:
     }
     practitioner = {
         "type": "object",
-        "required": ["id", "name", "profession", "url", "locations", "certifications"],
+        "required": ["id", "name", "profession", "url", "locations", "licence",
+                     "certifications"],
         "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"},
             "post_nominals": {"type": "string"},
+            "licence": {
+                "type": "object", "required": ["number", "jurisdiction", "verification"],
+                "description": "The licence and its check at the official source.",
+                "properties": {
+                    "number": NULLABLE_STRING,
+                    "jurisdiction": {**NULLABLE_STRING,
+                                     "description": "ISO 3166-2 region or ISO 3166-1 country"},
+                    "npi": {**NULLABLE_STRING, "description": "US National Provider Identifier"},
+                    "verification": {
+                        "type": "object",
+                        "required": ["status", "method", "source", "verified_on", "next_due"],
+                        "properties": {
+                            "status": {"type": "string",
+                                       "enum": [str(v) for v in LicenceStatus]},
+                            "method": {"type": ["string", "null"],
+                                       "enum": [*(str(v) for v in LicenceMethod), None]},
+                            "source": NULLABLE_STRING,
+                            "verified_on": {**NULLABLE_STRING, "format": "date"},
+                            "next_due": {**NULLABLE_STRING, "format": "date"},
+                            "grace_until": {**NULLABLE_STRING, "format": "date"},
+                        }}}},
             "profession": {"type": ["string", "null"]},
             "url": {"type": "string", "format": "uri"},
             "accepting_new_patients": {"type": "boolean"},

@@ -9,6 +9,7 @@ from directory import geo, listing
 from directory.api.openapi import openapi_document
 from directory.credentials.rules import verdict_for
 from directory.extensions import csrf, db
+from directory.licences import services as licence_services
 from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
 from directory.public import search_form
@@ -128,6 +129,7 @@ def practitioner(practitioner_id: int):
         accepting_new_patients=p.accepting_new_patients, languages=p.languages,
         techniques=p.techniques, conditions=p.conditions, demo=p.is_demo,
         locations=[location_json(loc) for loc in p.locations],
+        licence=licence_services.licence_record(p),
         certifications=[certification_json(c) for c in listing.shown_certifications(p)],
         jurisdiction=None if verdict is None else {
             "verdict": verdict.status, "sentence": verdict.sentence,

@@ -230,3 +230,29 @@ def sweep_licences(today: date) -> LicenceSweep:
         db.session.commit()
         result.reminders += 1
     return result
+
+
+# ------------------------------------------------------------------- what the public sees
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def licence_record(practitioner: Practitioner) -> dict:
+    """The licence as the API record shows it: number, jurisdiction, NPI and its check."""
+    licence = practitioner.licence
+    status = licence.status if licence else LicenceStatus.UNVERIFIED
+    return {
+        "number": practitioner.licence_number or None,
+        "jurisdiction": jurisdiction_of(practitioner) or None,
+        "npi": practitioner.npi,
+        "verification": {
+            "status": str(status),
+            "method": licence.method if licence else None,
+            "source": (licence.source or None) if licence else None,
+            "verified_on": _iso(licence.verified_on) if licence else None,
+            "next_due": _iso(licence.next_due) if licence else None,
+            # Listed before licences were checked: stays listed unchecked until this day.
+            "grace_until": _iso(licence.grace_until) if licence else None,
+        },
+    }
