@@ -20,8 +20,10 @@ from directory.credentials import evidence, lifecycle
 from directory.credentials.reference import load_reference_data
 from directory.credentials.services import new_public_code
 from directory.extensions import db
+from directory.licences import services as licence_services
 from directory.models import (
     Certification,
+    Licence,
     PracticeLocation,
     Practitioner,
     TrainingProgram,
@@ -29,7 +31,7 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
-from directory.vocab import CertStatus, GeoPrecision, TagKind
+from directory.vocab import CertStatus, GeoPrecision, LicenceMethod, LicenceStatus, TagKind
 
 DEMO_ADMIN_EMAIL = "demo-admin@example.com"
 
@@ -235,6 +237,13 @@ def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str
         website="https://example.com/", accepting_new_patients=rng.random() < 0.8,
         insurance_notes="Demo data: no real insurance details.", attested_at=utcnow(),
     )
+    # A demo licence "check", marked as such: nothing was looked up on a register.
+    checked_on = utcnow().date() - timedelta(days=rng.randint(0, 300))
+    p.licence = Licence(
+        status=LicenceStatus.VERIFIED, method=LicenceMethod.DEMO,
+        source="Demo data: no register was checked", checked_number=p.licence_number,
+        checked_jurisdiction=region or country, verified_on=checked_on,
+        next_due=licence_services.next_due_for(checked_on, None))
     p.set_codes(TagKind.TECHNIQUE, rng.sample(sorted(vocab.TECHNIQUES), 3))
     p.set_codes(TagKind.CONDITION, rng.sample(sorted(vocab.CONDITIONS), 5))
     p.set_codes(TagKind.LANGUAGE,

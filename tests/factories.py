@@ -190,7 +190,6 @@ def verify_licence(practitioner: Practitioner, *, admin: User | None = None,
 
     if not practitioner.licence_number:
         practitioner.licence_number = f"LIC-{practitioner.id}"
-        practitioner.licence_country = practitioner.licence_country or "US"
     licences.record_check(practitioner, verified=True, method=LicenceMethod.REGISTER,
                           source="Test register (https://register.example/)",
                           actor=admin or make_admin(), checked_on=checked_on)

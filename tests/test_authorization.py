@@ -58,6 +58,8 @@ ROUTES = {
     "admin.certification": ("GET", "/admin/certifications/{cert_id}", ADMIN),
     "admin.audit": ("GET", "/admin/audit", ADMIN),
     "admin.mail": ("GET", "/admin/mail", ADMIN),
+    "admin.licences": ("GET", "/admin/licences", ADMIN),
+    "admin.licence": ("GET", "/admin/licences/{listed_id}", ADMIN),
     "admin.send_mail_again": ("POST", "/admin/mail/{message_id}/send-again", ADMIN),
     "bulk.index": ("GET", "/admin/bulk/", ADMIN),
     "bulk.confirm_import": ("POST", "/admin/bulk/import", ADMIN),

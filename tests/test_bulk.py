@@ -131,6 +131,10 @@ def test_a_valid_file_imports_every_practitioner_listed_and_verified(app_ctx, ad
     assert first.conditions == ["low_back_pain", "neck_pain"]
     assert [(loc.city, loc.geo_precision) for loc in first.locations] == [("Denver", "postcode")]
     assert people[1].locations[0].lat == pytest.approx(40.0, abs=0.1)  # placed by its town
+    # Listed once the licence is verified too: an import does not vouch for licences.
+    assert not any(is_listed(p) for p in people)
+    for p in people:
+        factories.verify_licence(p)
     assert all(is_listed(p) for p in people)
 
     certs = db.session.scalars(select(Certification).order_by(Certification.id)).all()
@@ -339,6 +343,14 @@ def read_csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
+def verify_imported_licences() -> None:
+    """Verify the licences of every practitioner without a check (an import leaves them
+    unchecked, so unlisted)."""
+    for p in db.session.scalars(select(Practitioner)).all():
+        if p.licence is None:
+            factories.verify_licence(p)
+
+
 @pytest.fixture
 def directory(app_ctx, admin):
     """Two imported practitioners (listed), one unlisted, one whose account is disabled."""
@@ -351,6 +363,7 @@ def directory(app_ctx, admin):
             techniques="", conditions="", website="", accepting_new_patients="no",
             wheelchair_accessible="yes", supervised_sessions="12"))
     assert importer.import_practitioners(data, db.session.get(User, admin)).ok
+    verify_imported_licences()
     factories.make_practitioner("unlisted@example.com")  # no certification
     hidden = factories.make_listed_practitioner("disabled@example.com")
     hidden.user.is_active = False
@@ -411,6 +424,7 @@ def test_an_export_imports_again_into_an_empty_directory(directory, admin):
 
     report = importer.import_practitioners(exported, db.session.get(User, admin))
     assert report.ok, report.errors
+    verify_imported_licences()
     assert snapshot() == before
 
 

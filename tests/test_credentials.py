@@ -170,11 +170,13 @@ def programs(app) -> dict[str, int]:
 
 @pytest.fixture
 def owner(app, auth, programs) -> SimpleNamespace:
-    """A logged-in practitioner (the test client): a physiotherapist licensed in Colorado."""
+    """A logged-in practitioner (the test client): a physiotherapist licensed in Colorado, the
+    licence verified (so a verified certification lists the profile)."""
     with app.app_context():
         p = factories.make_practitioner("owner@example.com", full_name="Olive Owner",
                                         profession="physiotherapist", licence_country="US",
                                         licence_region="US-CO")
+        factories.verify_licence(p)
         info = SimpleNamespace(id=p.id, user_id=p.user_id, slug=p.slug,
                                email="owner@example.com")
         db.session.remove()
@@ -991,7 +993,7 @@ def test_approval_lists_and_revocation_unlists(app, owner, admin, programs):
     assert response.status_code == 200
     page = text(response)
     assert "Olive Owner" in page
-    assert "Verified Functional Dry Needling Level 1 (FDN 1) , KinetaCore" in page
+    assert "Training verified Functional Dry Needling Level 1 (FDN 1) , KinetaCore" in page
     assert f'href="/verify/{cert_row(app, cert_id).public_code}"' in response.get_data(
         as_text=True)
 

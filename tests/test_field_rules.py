@@ -123,9 +123,10 @@ def test_an_unknown_language_is_named_whatever_the_separator(app, client, owner)
 # --------------------------------------------------------------------------- 2. lengths
 
 # Fields whose text is not stored as typed in a String column of the same name: free text
-# (Text columns) and text resolved to a code (a country or region typed by name).
+# (Text columns), text resolved to a code (a country or region typed by name) and an NPI
+# typed with spaces or hyphens (stored as its 10 digits).
 NOT_A_TYPED_COLUMN = {"bio", "languages", "techniques", "conditions", "insurance_notes",
-                      "profession", "licence_country", "licence_region", "country"}
+                      "profession", "licence_country", "licence_region", "country", "npi"}
 
 
 def typed_columns() -> dict[str, int]:

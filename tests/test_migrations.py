@@ -1,6 +1,7 @@
 """The Alembic migrations build exactly the schema the models describe."""
 
 import re
+from datetime import timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +10,7 @@ from sqlalchemy import CheckConstraint, inspect
 
 from directory import PACKAGE, create_app
 from directory.extensions import db
+from directory.models.base import utcnow
 from tests.conftest import base_config
 
 MIGRATIONS = str(PACKAGE / "migrations")
@@ -92,10 +94,20 @@ def test_upgrades_fill_listing_and_attestation_for_existing_rows(tmp_path):
                 " created_at, updated_at) VALUES (1, 'X', '', '2030-05-01', 'verified', '', 2,"
                 " '2026-01-01 00:00:00', 'code', 1, '2026-01-01 00:00:00',"
                 " '2026-01-01 00:00:00')"))
-        upgrade(directory=MIGRATIONS)
+        upgrade(directory=MIGRATIONS, revision="0008")
         with db.engine.connect() as conn:
             listed_until, attested_at = conn.execute(text(
                 "SELECT listed_until, attested_at FROM practitioners WHERE id = 1")).one()
+        assert str(listed_until) == "2030-05-01"
+        assert attested_at is not None
+        # 0009: licences are checked now; a practitioner listed before keeps the listing,
+        # unchecked, for 60 days (the copies follow), and the sweep tells them by e-mail.
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            listed_until = conn.execute(text(
+                "SELECT listed_until FROM practitioners WHERE id = 1")).scalar_one()
+            status, grace_until = conn.execute(text(
+                "SELECT status, grace_until FROM licences WHERE practitioner_id = 1")).one()
         db.engine.dispose()
-    assert str(listed_until) == "2030-05-01"
-    assert attested_at is not None
+    grace = str(utcnow().date() + timedelta(days=60))
+    assert (str(listed_until), status, str(grace_until)) == (grace, "unverified", grace)

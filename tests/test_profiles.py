@@ -194,7 +194,7 @@ def test_journey_from_sign_up_to_public_profile(app, client, auth, outbox):
     assert stored | {"version": None} == {
         "full_name": "Ana Gómez", "post_nominals": "DPT, OCS", "profession": "physiotherapist",
         "licence_number": "PT-12345", "licence_country": "US", "licence_region": "US-CO",
-        "bio": "I treat runners and climbers.\nEvenings by appointment.",
+        "npi": None, "bio": "I treat runners and climbers.\nEvenings by appointment.",
         "phone": "+1 (303) 555-0100", "public_email": "ana@clinic.example.com",
         "website": "https://ana.example.com", "booking_url": "https://book.example.com/ana",
         "accepting_new_patients": True, "insurance_notes": "Most PPO plans.",
@@ -647,6 +647,7 @@ def make_profile(app, *, confirmed=True, active=True, certification=None, expire
         factories.make_location(p, clinic_name="Shown Clinic")
         if certification:
             reviewer = factories.make_admin("reviewer@example.com")
+            factories.verify_licence(p, admin=reviewer)  # the listing needs the licence too
             now = utcnow()
             db.session.add(Certification(
                 practitioner=p, status=certification, reviewed_by=reviewer, reviewed_at=now,

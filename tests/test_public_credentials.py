@@ -15,6 +15,7 @@ from sqlalchemy import select
 from directory.credentials import lifecycle, services
 from directory.credentials.reference import load_reference_data
 from directory.extensions import db
+from directory.licences.services import months_after
 from directory.models import Certification, Practitioner, User, record
 from tests import factories
 from tests.factories import today
@@ -100,6 +101,10 @@ def anonymous_status(client, slug: str) -> int:
 
 
 def _verified(p, **fields):
+    """A verified certification, the licence verified too (the listing needs both; what the
+    licence alone does is tests/test_licences.py's)."""
+    if p.licence is None:
+        factories.verify_licence(p)
     return factories.make_certification(p, status="verified", **fields)
 
 
@@ -242,12 +247,12 @@ def test_profile_shows_each_verified_certification_with_its_details(client, prof
 
     first, second = cards
     assert "Dry Needling Level One, Myopain Seminars" in plain(first)
-    assert facts(first) == {"Level": "1", "Verified on": "3 Feb 2026", "Expires": "31 Mar 2031"}
+    assert facts(first) == {"Level": "1", "Last verified": "3 Feb 2026", "Expires": "31 Mar 2031"}
     assert "Functional Dry Needling Level 2, KinetaCore" in plain(second)
-    assert facts(second) == {"Level": "2", "Verified on": "14 Jul 2025",
+    assert facts(second) == {"Level": "2", "Last verified": "14 Jul 2025",
                              "Expires": "Does not expire"}
     for card in cards:
-        assert '<span class="badge badge-verified">Verified</span>' in card
+        assert '<span class="badge badge-verified">Training verified</span>' in card
 
 
 def test_profile_hides_certifications_that_are_not_verified_and_current(client, profile):
@@ -265,7 +270,9 @@ def test_credentials_are_shown_apart_from_the_licence(client, profile):
     response = client.get(f"/p/{profile.slug}")
     licence = licence_section(response)
     credentials = credentials_section(response)
-    assert facts(licence) == {"Number": "PT-778899", "Issued in": "Colorado, United States"}
+    assert facts(licence) == {"Last verified": fmt(today()),
+                              "Next check due": fmt(months_after(today(), 12)),
+                              "Number": "PT-778899", "Issued in": "Colorado, United States"}
     assert "Dry Needling" not in plain(licence)
     assert "PT-778899" not in credentials
     assert "Verified dry needling training" in plain(credentials)
@@ -387,6 +394,7 @@ def certs(app):
     with app.app_context():
         admin = factories.make_admin()
         p = factories.make_practitioner(full_name="Sam Rivera", profession="physiotherapist")
+        factories.verify_licence(p, admin=admin)
         program = factories.make_program("fdn2", organisation="Spinal Manipulation Institute",
                                          name="Functional Dry Needling Level 2", level=2)
 

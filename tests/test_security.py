@@ -73,7 +73,8 @@ def world(app) -> World:
     with app.app_context():
         owner = factories.make_listed_practitioner(
             "owner@example.com", full_name="Olivia Owner", profession="physiotherapist",
-            licence_number="PT-1", licence_country="US", licence_region="US-CO")
+            licence_number="PT-1", licence_country="US", licence_region="US-CO",
+            npi="1234567893")
         location = factories.make_location(owner, clinic_name="Owner Clinic", lat=39.7525,
                                            lng=-104.9995, geo_precision="postcode")
         verified = db.session.scalars(select(Certification)
@@ -396,6 +397,10 @@ SUBMIT = {
     "VerifyForm": Submit("anonymous", "/verify", method="get"),
     "AuditFilterForm": Submit("admin", "/admin/audit", method="get"),
     "RuleFilterForm": Submit("admin", "/admin/registry/rules", method="get"),
+    # A failed check keeps its note (shown on the admin's page and the owner's dashboard).
+    "LicenceCheckForm": Submit("admin", "/admin/licences/{owner_id}",
+                               extra=(("outcome", "failed"),), extra_for=(
+                                   ("register_url", (("register", "other"),)),)),
 }
 
 # Every page that shows what practitioners and administrators typed, and who sees it.
@@ -413,6 +418,7 @@ PAGES = [
     ("admin", "/admin/audit"), ("admin", "/admin/registry/programs"),
     ("admin", "/admin/registry/programs/{program_id}/edit"), ("admin", "/admin/registry/rules"),
     ("admin", "/admin/registry/rules/{rule_id}/edit"),
+    ("admin", "/admin/licences"), ("admin", "/admin/licences/{owner_id}"),
 ]
 
 XSS_CASES = sorted((cls.__name__, name) for cls in form_classes()
@@ -673,7 +679,7 @@ def test_malformed_input_is_never_a_server_error(app, world, endpoint):
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     ids = {"cert_id": world.pending_id, "location_id": world.location_id,
            "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id,
-           "token": world.reset_token}
+           "token": world.reset_token, "practitioner_id": world.owner_id}
     url = rule.build({k: ids[k] for k in rule.arguments})[1]
     client = browser_as(app, role)
     problems = []

@@ -13,8 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from directory import field_rules
 from directory.credentials import lifecycle
 from directory.forms import BaseForm
+from directory.models.base import utcnow
 
 # The administrator's moves of the state machine, as buttons: "request_changes" → "Request changes".
 DECISIONS = {t.name: t.name.replace("_", " ").capitalize()
@@ -82,3 +84,56 @@ class AuditFilterForm(FlaskForm):
 
 class SendAgainForm(BaseForm):
     """The "send again" button of a failed e-mail (only its CSRF token)."""
+
+
+LICENCE_OUTCOMES = {"verified": "Verified: on the register and in good standing",
+                    "failed": "Not verified: not found, or not in good standing"}
+OTHER_REGISTER = "other"
+
+
+class LicenceCheckForm(BaseForm):
+    """The outcome of an administrator's licence check on an official register."""
+
+    outcome = SelectField("Outcome", choices=LICENCE_OUTCOMES,
+                          validators=[InputRequired("Choose the outcome of the check.")])
+    register = SelectField("Register checked",
+                           validators=[InputRequired("Choose the register you checked.")])
+    register_url = StringField(
+        "Web address of the register", filters=[lambda v: v.strip() if v else v],
+        validators=[Length(max=300)],
+        description="Only for another register: the page where you found (or did not find) "
+                    "the licence.")
+    checked_on = DateField("Checked on", validators=[InputRequired("Give the day you checked.")])
+    register_expires_on = DateField(
+        "Registration expires on (if the register says)", validators=[Optional()],
+        description="The next check falls due 12 months after this one, or on this day if "
+                    "sooner.")
+    note = TextAreaField("Note", validators=[Length(max=2000)],
+                         description="What you found. Required when the licence is not "
+                                     "verified: the practitioner is told.")
+
+    def set_registers(self, registers) -> None:
+        """The registers to choose from: those for the licence's place first, then another."""
+        self.register.choices = {r.key: f"{r.name} ({r.regulator})" for r in registers} | {
+            OTHER_REGISTER: "Another register (give its web address)"}
+
+    def validate_register_url(self, field) -> None:
+        """Another register needs its web address."""
+        if self.register.data != OTHER_REGISTER:
+            return
+        if not field.data:
+            raise ValidationError("Give the web address of the register you checked.")
+        try:
+            field.data = field_rules.web_address(field_rules.normalise_web_address(field.data))
+        except field_rules.RuleError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_checked_on(self, field) -> None:
+        """A check is recorded for today or a day past."""
+        if field.data and field.data > utcnow().date():
+            raise ValidationError("The check cannot be on a day that has not come yet.")
+
+    def validate_note(self, field) -> None:
+        """A failed check says why."""
+        if self.outcome.data == "failed" and not (field.data or "").strip():
+            raise ValidationError("Say what you found: the practitioner is told.")

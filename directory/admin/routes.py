@@ -184,3 +184,6 @@ def send_mail_again(message_id: int):
             flash(f"The e-mail to {message.to_address} will be sent again in a moment.",
                   "success")
     return redirect(url_for("admin.mail"))
+
+
+from directory.admin import licences as _licences  # noqa: E402,F401  (its routes join bp)

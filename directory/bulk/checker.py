@@ -121,6 +121,9 @@ class Checker:
                 if licence_region is None:
                     fail("licence_region", f"We do not know “{v['licence_region']}” in "
                          f"{vocab.country_name(licence_country)}. Use its name or its code.")
+        npi = rule("npi", field_rules.npi, v["npi"])
+        if npi and licence_country and licence_country != "US":
+            fail("npi", field_rules.NPI_COUNTRY_MESSAGE)
         rule("phone", field_rules.phone, v["phone"])
         rule("public_email", field_rules.email, v["public_email"])
         website = self._web_address(v["website"], "website", rule)
@@ -169,7 +172,7 @@ class Checker:
                 "full_name": v["full_name"], "post_nominals": v["post_nominals"],
                 "profession": profession, "licence_number": v["licence_number"],
                 "licence_country": licence_country, "licence_region": licence_region,
-                "bio": v["bio"], "phone": v["phone"], "public_email": v["public_email"],
+                "npi": npi, "bio": v["bio"], "phone": v["phone"], "public_email": v["public_email"],
                 "website": website, "booking_url": booking_url,
                 "accepting_new_patients": accepting, "insurance_notes": v["insurance_notes"],
             },

@@ -47,6 +47,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("licence_region", False, "State, province or territory of the licence: its ISO "
            "3166-2 code or name (“CO”, “US-CO”, “Colorado”). Empty for a national licence.",
            "CO", "profile"),
+    Column("npi", False, "US National Provider Identifier: 10 digits, the last a check digit "
+           "(licence_country US). With it the licence is checked against the NPPES file.",
+           "1234567893", "profile"),
     Column("bio", False, "Plain text, " + _up_to("bio").lower(), "Sports physiotherapist.",
            "profile"),
     Column("phone", False, "Digits, spaces and + ( ) - . only.", "+1 303 555 0100", "profile"),

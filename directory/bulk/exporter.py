@@ -22,6 +22,7 @@ from directory import field_rules, listing
 from directory.bulk.columns import NAMES
 from directory.bulk.reader import FORMULA_START
 from directory.extensions import db
+from directory.licences import services as licence_services
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 
@@ -29,7 +30,7 @@ BATCH = 1000
 # Columns written as we format them (numbers, dates, codes): never a formula.
 PLAIN = {"lat", "lng", "level", "hours", "in_person_hours", "supervised_sessions",
          "completed_on", "expires_on", "accepting_new_patients", "wheelchair_accessible",
-         "licence_country", "country", "profession"}
+         "licence_country", "country", "profession", "npi"}
 
 
 def searchable_practitioners(today: date | None = None
@@ -84,7 +85,8 @@ def csv_row(p: Practitioner, certs: list[Certification]) -> dict[str, str]:
         "email": p.user.email, "full_name": p.full_name, "profession": p.profession or "",
         "post_nominals": p.post_nominals, "licence_number": p.licence_number,
         "licence_country": p.licence_country or "", "licence_region": p.licence_region or "",
-        "bio": p.bio, "phone": p.phone, "public_email": p.public_email, "website": p.website,
+        "npi": p.npi or "", "bio": p.bio, "phone": p.phone, "public_email": p.public_email,
+        "website": p.website,
         "booking_url": p.booking_url, "languages": field_rules.LIST_SEPARATOR.join(p.languages),
         "techniques": field_rules.LIST_SEPARATOR.join(p.techniques),
         "conditions": field_rules.LIST_SEPARATOR.join(p.conditions),
@@ -136,7 +138,9 @@ def practitioner_json(p: Practitioner, certs: list[Certification]) -> dict:
         "id": p.id, "slug": p.slug, "email": p.user.email, "full_name": p.full_name,
         "post_nominals": p.post_nominals, "profession": p.profession,
         "licence_number": p.licence_number, "licence_country": p.licence_country,
-        "licence_region": p.licence_region, "bio": p.bio, "phone": p.phone,
+        "licence_region": p.licence_region, "npi": p.npi,
+        "licence": licence_services.licence_record(p)["verification"],
+        "bio": p.bio, "phone": p.phone,
         "public_email": p.public_email, "website": p.website, "booking_url": p.booking_url,
         "languages": p.languages, "techniques": p.techniques, "conditions": p.conditions,
         "accepting_new_patients": p.accepting_new_patients,

@@ -35,6 +35,8 @@ def dashboard():
     certification's status, and the yearly confirmation."""
     p = current_user.practitioner
     attested = listing.is_attested(p)
+    licence_good_until = listing.licence_good_until(p.licence)
+    licence_counts = licence_good_until is not None and licence_good_until >= utcnow().date()
     checklist = [
         ("Confirm your e-mail address", current_user.is_confirmed, url_for("accounts.settings")),
         ("Choose your profession", bool(p.profession), url_for("profiles.edit")),
@@ -42,8 +44,10 @@ def dashboard():
          bool(p.licence_number and p.licence_country), url_for("profiles.edit")),
         ("Add at least one practice location", bool(p.locations),
          url_for("profiles.new_location")),
-        ("Have a dry needling certification verified", listing.is_listed(p),
-         url_for("certifications.index")),
+        ("Have your licence verified at its official register", licence_counts,
+         url_for("profiles.dashboard", _anchor="licence")),
+        ("Have a dry needling certification verified",
+         bool(listing.shown_certifications(p)), url_for("certifications.index")),
         ("Confirm your details are still accurate (yearly)", attested,
          url_for("profiles.dashboard", _anchor="attest")),
     ]
@@ -55,6 +59,7 @@ def dashboard():
                            attest_due_on=(p.attested_at + timedelta(days=listing.ATTESTATION_DAYS)
                                           if p.attested_at else None),
                            certs=certs, labels=lifecycle.STATUS_LABELS,
+                           licence_good_until=licence_good_until,
                            today=utcnow().date(), delete_form=forms.DeleteForm(),
                            attest_form=forms.AttestForm())
 

@@ -218,7 +218,9 @@ def _practitioner(server: LiveServer, admin: Person, name: str, *, techniques: l
     """Sign-up, confirmation, profile, location and a certification, through the services."""
     from directory.accounts import services as accounts
     from directory.credentials import services as credentials
+    from directory.licences import services as licences
     from directory.profiles import services as profiles
+    from directory.vocab import LicenceMethod
 
     address = f"{unique('practitioner')}@example.com"
     with server.services():
@@ -244,6 +246,8 @@ def _practitioner(server: LiveServer, admin: Person, name: str, *, techniques: l
             program, "", credentials.Upload(io.BytesIO(pdf_bytes(name)), "certificate.pdf"))
         if approve:
             reviewer = accounts.find_user(admin.email)
+            licences.record_check(p, verified=True, method=LicenceMethod.REGISTER,
+                                  source="Colorado DORA license lookup", actor=reviewer)
             credentials.decide(cert, reviewer, "approve", "", cert.version, program=program)
         return Person(email=address, name=name, slug=p.slug, code=cert.public_code)
 

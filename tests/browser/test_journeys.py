@@ -247,6 +247,18 @@ def test_admin_works_the_queue_and_the_public_side_shows_the_results(contexts, l
     expect(queue.get_by_role("row").filter(has_text=rejected)).to_have_count(0)
     shots.take(admin, "decided")
 
+    # The approved practitioner's licence, checked by the administrator on the official
+    # register: listed only with both.
+    admin.goto("/admin/")
+    admin.get_by_role("link", name="Licence checks").click()
+    admin.get_by_role("link", name=f"Check {approved}").click()
+    admin.get_by_label("Outcome").select_option("verified")
+    admin.get_by_label("Register checked").select_option("other")
+    admin.get_by_label("Web address of the register").fill("https://license.example.gov/verify")
+    shots.take(admin, "licence-check")
+    admin.get_by_role("button", name="Record the check").press("Enter")
+    expect(admin.get_by_text(f"{approved}: licence verified.")).to_be_visible()
+
     # An anonymous visitor: the approved practitioner is found and shown, the rejected is not.
     visitor = contexts.new_page(PHONE)
     visitor.goto("/")
@@ -257,7 +269,7 @@ def test_admin_works_the_queue_and_the_public_side_shows_the_results(contexts, l
     results_list(visitor).get_by_role("link", name=approved).click()
     expect(visitor.get_by_role("heading", level=1)).to_contain_text(approved)
     expect(visitor.locator(".cert-card")).to_contain_text("Functional Dry Needling Level 1")
-    expect(visitor.locator(".cert-card .badge-verified")).to_have_text("Verified")
+    expect(visitor.locator(".cert-card .badge-verified")).to_have_text("Training verified")
     shots.take(visitor, "public-profile")
     response = visitor.goto(rejected_profile)
     assert response is not None and response.status == 404
