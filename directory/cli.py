@@ -29,6 +29,9 @@ def register(app: Flask) -> None:
     from directory.jobs import register as register_jobs
 
     register_jobs(app)  # mail send, worker
+    from directory.licences.cli import licences_group
+
+    app.cli.add_command(licences_group)  # load-nppes, check-nppes
 
 
 def release_db_commands(migrate_db: click.Group) -> click.Group:

@@ -8,6 +8,7 @@ from directory.models.credential import (
     TrainingProgram,
 )
 from directory.models.licence import Licence
+from directory.models.nppes import NppesFile, NppesProvider
 from directory.models.outbox import OutboxMessage
 from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
 from directory.models.session import UserSession
@@ -15,6 +16,7 @@ from directory.models.user import User
 
 __all__ = [
     "AuditEvent", "Certification", "JurisdictionRule", "Licence",
+    "NppesFile", "NppesProvider",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
     "TrainingProgram", "User", "UserSession", "record",
 ]
