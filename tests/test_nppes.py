@@ -302,7 +302,9 @@ def _bad_encoding(path: Path) -> Path:
     (_bad_encoding, "Line 3: not UTF-8 text (byte 0xd1 at character"),
     (lambda p: write_nppes(p, [individual(npi(3), **{"NPI Deactivation Date": "2024-02-01"})]),
      "Line 2: NPI Deactivation Date '2024-02-01' is not a date (MM/DD/YYYY)"),
-], ids=["wrong header", "truncated line", "bad encoding", "bad date"])
+    (lambda p: write_nppes(p, [individual(npi(3)), organisation(npi(4)), deactivated(npi(3))]),
+     f"Line 4: NPI {npi(3)} is on an earlier line too (the file lists each NPI once)"),
+], ids=["wrong header", "truncated line", "bad encoding", "bad date", "NPI twice"])
 def test_a_bad_file_stops_the_load_and_changes_nothing(app, runner, tmp_path, make_bad,
                                                        message):
     first = write_nppes(tmp_path / FILE_NAME, [individual(npi(1)), individual(npi(2))])
