@@ -216,6 +216,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.api.routes import bp as api
     from directory.bulk.routes import bp as bulk
     from directory.certifications.routes import bp as certifications
+    from directory.issuers.routes import bp as issuers
     from directory.learn.routes import bp as learn
     from directory.ops.routes import bp as ops
     from directory.profiles.routes import bp as profiles
@@ -228,6 +229,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(certifications)
     app.register_blueprint(admin)
     app.register_blueprint(registry)
+    app.register_blueprint(issuers)
     app.register_blueprint(api)
     app.register_blueprint(learn)
     app.register_blueprint(bulk)

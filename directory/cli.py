@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
     """Add the commands to the app."""
     app.cli.add_command(release_db_commands(app.cli.commands["db"]), "db")
     app.cli.add_command(create_admin)
+    app.cli.add_command(create_issuer)
     app.cli.add_command(demo)
     app.cli.add_command(credentials)
     app.cli.add_command(reference)
@@ -82,6 +83,31 @@ def create_admin(email: str, password_env: str) -> None:
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Administrator {user.email} created.")
+
+
+@click.command("create-issuer")
+@click.argument("email")
+@click.option("--organisation", required=True,
+              help="The training organisation, as the registry's programs name it.")
+@click.option("--password-env", default="DIRECTORY_ISSUER_PASSWORD", show_default=True,
+              help="Read the password from this environment variable instead of asking.")
+@with_appcontext
+def create_issuer(email: str, organisation: str, password_env: str) -> None:
+    """Create an issuer account for a training organisation of the registry: it confirms,
+    disputes and revokes the certifications citing that organisation's programs."""
+    from directory.issuers import services as issuers
+
+    password = os.environ.get(password_env)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, email)
+    if problem:
+        raise click.ClickException(problem)
+    try:
+        issuer = issuers.create_issuer(email, organisation, password=password)
+    except issuers.IssuerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Issuer {issuer.user.email} created for {issuer.organisation}.")
 
 
 demo = AppGroup("demo", help="Demo data for trying the site locally.")

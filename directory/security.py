@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 
 from directory.extensions import login_manager
+from directory.models import issuer_of
 from directory.vocab import Role
 
 
@@ -39,6 +40,25 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     wrapped.access = Role.ADMIN
+    return wrapped
+
+
+def issuer_required(view):
+    """Only a logged-in issuer account tied to an organisation may use this view; the view
+    reads that organisation as g.issuer."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.role != Role.ISSUER:
+            abort(403)
+        g.issuer = issuer_of(current_user)
+        if g.issuer is None:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapped.access = Role.ISSUER
     return wrapped
 
 
@@ -91,6 +111,8 @@ def home_for(user) -> str:
     """Where a user lands after logging in."""
     if user.is_admin:
         return url_for("admin.index")
+    if user.role == Role.ISSUER:
+        return url_for("issuers.index")
     return url_for("profiles.dashboard")
 
 

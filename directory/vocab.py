@@ -174,6 +174,14 @@ class Role(StrEnum):
 
     PRACTITIONER = "practitioner"
     ADMIN = "admin"
+    ISSUER = "issuer"  # a training organisation of the registry (directory/models/issuer.py)
+
+
+class IssuerAnswer(StrEnum):
+    """What a training organisation said of a certification citing one of its programs."""
+
+    CONFIRMED = "confirmed"  # its graduate: the certificate is theirs, as submitted
+    DISPUTED = "disputed"  # not its graduate, or not as submitted (the reason says why)
 
 
 class GeoPrecision(StrEnum):

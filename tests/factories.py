@@ -53,6 +53,17 @@ def make_admin(email: str | None = None, **kwargs) -> User:
     return make_user(email or f"admin{next(_seq)}@example.com", role="admin", **kwargs)
 
 
+def make_issuer(email: str | None = None, organisation: str = "Test Organisation",
+                **kwargs) -> User:
+    """An issuer account answering for one organisation (the test program's by default)."""
+    from directory.models import Issuer
+
+    user = make_user(email or f"issuer{next(_seq)}@example.com", role="issuer", **kwargs)
+    db.session.add(Issuer(user=user, organisation=organisation))
+    db.session.commit()
+    return user
+
+
 def make_practitioner(email: str | None = None, **profile) -> Practitioner:
     """A practitioner account with profile fields set."""
     user = make_user(email)

@@ -1,4 +1,5 @@
-"""Every route, for every role: anonymous, another practitioner, the owner, an administrator.
+"""Every route, for every role: anonymous, another practitioner, the owner, an administrator,
+and the issuer account of the training organisation whose program the owner's certification cites.
 
 The table is checked against the app's URL map, so a new route without a rule fails here.
 """
@@ -16,19 +17,27 @@ from directory.models import Certification, JurisdictionRule
 from directory.outbox import queue
 from tests import factories
 
-ROLES = ("anonymous", "other", "owner", "admin")
+ROLES = ("anonymous", "other", "owner", "admin", "issuer")
 
 # Expected outcome per role: "ok" (2xx, or a redirect that is not to the login page),
 # "login" (redirect to the login page with next=), "forbidden" (403), "notfound" (404),
 # "away" (a page for anonymous people only: logged-in users are redirected to their home).
 PUBLIC = dict.fromkeys(ROLES, "ok")
-ANON_ONLY = {"anonymous": "ok", "other": "away", "owner": "away", "admin": "away"}
-ANY_USER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "ok"}
-PRACTITIONER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "forbidden"}
-OWN_OBJECT = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "forbidden"}
-ADMIN = {"anonymous": "login", "other": "forbidden", "owner": "forbidden", "admin": "ok"}
-EVIDENCE = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "ok"}
-UNLISTED_PROFILE = {"anonymous": "notfound", "other": "notfound", "owner": "ok", "admin": "ok"}
+ANON_ONLY = {"anonymous": "ok", "other": "away", "owner": "away", "admin": "away",
+             "issuer": "away"}
+ANY_USER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "ok", "issuer": "ok"}
+PRACTITIONER = {"anonymous": "login", "other": "ok", "owner": "ok", "admin": "forbidden",
+                "issuer": "forbidden"}
+OWN_OBJECT = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "forbidden",
+              "issuer": "forbidden"}
+ADMIN = {"anonymous": "login", "other": "forbidden", "owner": "forbidden", "admin": "ok",
+         "issuer": "forbidden"}
+EVIDENCE = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "ok",
+            "issuer": "notfound"}
+UNLISTED_PROFILE = {"anonymous": "notfound", "other": "notfound", "owner": "ok", "admin": "ok",
+                    "issuer": "notfound"}
+ISSUER = {"anonymous": "login", "other": "forbidden", "owner": "forbidden",
+          "admin": "forbidden", "issuer": "ok"}
 
 # endpoint → (method, URL template filled from the scenario, expectations)
 ROUTES = {
@@ -89,6 +98,12 @@ ROUTES = {
     "learn.safety": ("GET", "/learn/safety", PUBLIC),
     "learn.choosing": ("GET", "/learn/choosing-a-practitioner", PUBLIC),
     "ops.healthz": ("GET", "/healthz", PUBLIC),
+    "issuers.index": ("GET", "/issuer/", ISSUER),
+    "issuers.certification": ("GET", "/issuer/certifications/{cert_id}", ISSUER),
+    "issuers.revoke": ("POST", "/issuer/certifications/{cert_id}/revoke", ISSUER),
+    "issuers.roster_upload": ("GET", "/issuer/roster", ISSUER),
+    "issuers.roster_template": ("GET", "/issuer/roster/template.csv", ISSUER),
+    "registry.issuers": ("GET", "/admin/registry/issuers", ADMIN),
     "ops.readyz": ("GET", "/readyz", PUBLIC),
 }
 
@@ -103,18 +118,20 @@ def test_every_view_declares_its_access(app):
     for endpoint, view in app.view_functions.items():
         if endpoint != "static":
             assert getattr(view, "access", None) in (
-                "public", "anonymous", "user", "practitioner", "admin"), endpoint
+                "public", "anonymous", "user", "practitioner", "admin", "issuer"), endpoint
 
 
 @pytest.fixture
 def scenario(app):
-    """An owner with an unlisted profile and a location, another practitioner, an admin."""
+    """An owner with an unlisted profile and a location, another practitioner, an admin, and
+    the issuer of the program the owner's certification cites."""
     with app.app_context():
         owner = factories.make_practitioner("owner@example.com")
         location = factories.make_location(owner)
         cert = factories.make_certification(owner)  # pending: the profile stays unlisted
         factories.make_practitioner("other@example.com")
         factories.make_admin("admin@example.com")
+        factories.make_issuer("issuer@example.com", organisation=cert.program.organisation)
         listed = factories.make_listed_practitioner("listed@example.com")
         code = db.session.scalars(select(Certification.public_code)
                                   .where(Certification.practitioner_id == listed.id)).one()
@@ -144,7 +161,7 @@ def outcome(response) -> str:
         target = urlsplit(response.headers["Location"])
         if target.path == "/account/login" and "next=" in target.query:
             return "login"
-        if target.path in ("/dashboard", "/admin/") and response.request.path in (
+        if target.path in ("/dashboard", "/admin/", "/issuer/") and response.request.path in (
                 "/account/signup", "/account/signup/sent", "/account/login"):
             return "away"
         return "ok"

@@ -755,11 +755,11 @@ def test_detail_shows_evidence_and_every_check(app, owner, admin, programs, cont
         expected = [(c.status, c.name) for c in
                     checks.run_checks(db.session.get(Certification, cert_id))]
         db.session.remove()
-    shown = re.findall(r'<li class="check-(pass|warn|fail)">.*?<strong>(.*?)</strong>', raw,
-                       re.S)
+    shown = re.findall(r'<li class="check-(pass|warn|fail|none)">.*?<strong>(.*?)</strong>',
+                       raw, re.S)
     assert [(s, html.unescape(n)) for s, n in shown] == expected
-    assert len(expected) == 8
-    assert {s for s, _ in expected} == {"pass", "warn", "fail"}
+    assert len(expected) == 9
+    assert {s for s, _ in expected} == {"pass", "warn", "fail", "none"}  # none: no issuer answer
     # Unrecognised program → fail; program hours unknown → warn; evidence → pass.
     assert ("fail", "Program recognised") in expected
     assert ("warn", "Hours cover the program level") in expected

@@ -59,3 +59,28 @@ def test_a_token_from_another_session_is_refused(csrf_app):
     response = victim.post("/account/login", data={
         "csrf_token": token, "email": "a@example.com", "password": "whatever-password"})
     assert response.status_code == 400
+
+
+def test_an_issuers_answer_needs_the_token_from_its_page(csrf_app):
+    with csrf_app.app_context():
+        p = factories.make_practitioner("graduate@example.com")
+        cert_id = factories.make_certification(p, status="verified").id
+        factories.make_issuer("issuer@example.com")
+    client = csrf_app.test_client()
+    token = _token(client.get("/account/login").get_data(as_text=True))
+    assert client.post("/account/login", data={
+        "csrf_token": token, "email": "issuer@example.com",
+        "password": factories.PASSWORD}).headers["Location"] == "/issuer/"
+    for url, data in ((f"/issuer/certifications/{cert_id}", {"answer": "confirmed"}),
+                      (f"/issuer/certifications/{cert_id}/revoke", {"revoke_reason": "Withdrawn."}),
+                      ("/issuer/roster", {})):
+        response = client.post(url, data=data)
+        assert response.status_code == 400, url
+        assert b"Your form expired or was sent from elsewhere" in response.data, url
+    page = client.get(f"/issuer/certifications/{cert_id}").get_data(as_text=True)
+    assert "not answered yet" in page.lower()
+    response = client.post(f"/issuer/certifications/{cert_id}", data={
+        "csrf_token": _token(page), "answer": "confirmed"})
+    assert response.status_code == 302
+    assert "Confirmed on" in client.get(f"/issuer/certifications/{cert_id}").get_data(
+        as_text=True)

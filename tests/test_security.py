@@ -1,7 +1,8 @@
 """The security suite, generated from the app's URL map and form classes where it can be.
 
 - IDOR: another practitioner reaches nobody's evidence, certification or location by id, and the
-  attempt changes nothing; ids and a pending certification's public code reveal nothing.
+  attempt changes nothing; ids and a pending certification's public code reveal nothing; an
+  issuer reaches no other organisation's certification, nor a practitioner's records.
 - Stored XSS: a script in every free-text field of every form is shown back escaped on every page.
 - Open redirects: no route sends anyone off the site, whatever next= says.
 - Malformed input: every field of every form the site shows gets 100,000 characters, a NUL,
@@ -64,12 +65,14 @@ class World:
     message_id: int  # a failed e-mail in the outbox
     reset_token: str
     evidence_file: Path  # the pending certification's evidence file
+    foreign_cert_id: int  # the other practitioner's certification from another organisation
 
 
 @pytest.fixture
 def world(app) -> World:
     """A listed owner (a location, a verified and a pending certification), another practitioner
-    with records of their own, an administrator, a program and a rule."""
+    with records of their own (one certification from another organisation), an administrator,
+    the issuer of the owner's program, a program and a rule."""
     with app.app_context():
         owner = factories.make_listed_practitioner(
             "owner@example.com", full_name="Olivia Owner", profession="physiotherapist",
@@ -84,7 +87,12 @@ def world(app) -> World:
         other = factories.make_practitioner("other@example.com", full_name="Oscar Other")
         other_location = factories.make_location(other, clinic_name="Other Clinic")
         factories.make_certification(other)
+        foreign = factories.make_certification(
+            other, program=factories.make_program("foreign-program",
+                                                  organisation="Foreign Organisation"),
+            certificate_number="FOREIGN-SECRET-9")
         factories.make_admin("admin@example.com")
+        factories.make_issuer("issuer@example.com", organisation=verified.program.organisation)
         rule = JurisdictionRule(jurisdiction="US-CO", profession="physiotherapist",
                                 permitted="yes", source_url="https://example.com/rule",
                                 reviewed_on=date(2026, 11, 1))
@@ -104,7 +112,8 @@ def world(app) -> World:
             pending_code=pending.public_code, rejected_code=rejected.public_code,
             other_location_id=other_location.id, program_id=factories.test_program().id,
             rule_id=rule.id, message_id=message.id, reset_token=token,
-            evidence_file=evidence.path_of(pending.evidence_stored_name))
+            evidence_file=evidence.path_of(pending.evidence_stored_name),
+            foreign_cert_id=foreign.id)
         db.session.remove()
     assert found.evidence_file.is_file()
     return found
@@ -117,8 +126,10 @@ def browser_as(app, role: str):
 
 @pytest.fixture
 def clients(app, world) -> dict:
-    """A client per role: anonymous, the owner, another practitioner, the administrator."""
-    return {role: browser_as(app, role) for role in ("anonymous", "owner", "other", "admin")}
+    """A client per role: anonymous, the owner, another practitioner, the administrator, the
+    issuer."""
+    return {role: browser_as(app, role)
+            for role in ("anonymous", "owner", "other", "admin", "issuer")}
 
 
 def snapshot(app) -> dict[str, list[tuple]]:
@@ -237,10 +248,10 @@ def form_posting_to(response, action: str) -> Form:
 
 
 def owner_records_routes(app) -> list:
-    """Routes that name a practitioner's own record by id (not the admin's pages)."""
+    """Routes that name a practitioner's own record by id (not the admin's or issuer's pages)."""
     return [rule for rule in app.url_map.iter_rules()
             if rule.arguments & {"cert_id", "location_id"}
-            and not rule.endpoint.startswith(("admin.", "registry.", "bulk."))]
+            and not rule.endpoint.startswith(("admin.", "registry.", "bulk.", "issuers."))]
 
 
 def test_the_idor_routes_are_found(app):
@@ -284,6 +295,37 @@ def test_another_practitioner_reaches_no_record_by_id(app, world, clients):
     # The owner still can, so the 404s above are about whose record it is.
     assert owner.get(f"/certifications/{world.pending_id}/evidence").data.startswith(b"%PDF")
     assert owner.get(f"/profile/locations/{world.location_id}/edit").status_code == 200
+
+
+def test_an_issuer_reaches_no_other_organisations_certification_by_id(app, world, clients):
+    issuer = clients["issuer"]
+    before = snapshot(app)
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("issuers.") or "cert_id" not in rule.arguments:
+            continue
+        path = rule.build({"cert_id": world.foreign_cert_id})[1]
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            data = {"answer": "disputed", "reason": "Not ours.",
+                    "revoke_reason": "Withdrawn."} if method == "POST" else None
+            response = issuer.open(path, method=method, data=data)
+            tried += 1
+            assert response.status_code == 404, f"{method} {path}"
+            assert b"FOREIGN-SECRET-9" not in response.data and b"Oscar" not in response.data
+    # Nor a practitioner's own records, by the practitioners' routes.
+    ids = {"cert_id": world.pending_id, "location_id": world.location_id}
+    for rule in owner_records_routes(app):
+        path = rule.build({k: ids[k] for k in rule.arguments})[1]
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = issuer.open(path, method=method, data={"reason": "x"})
+            tried += 1
+            assert response.status_code in (403, 404), f"{method} {path}"
+            body = response.get_data()
+            assert b"Owner Clinic" not in body and b"%PDF" not in body
+    assert tried >= 7
+    assert snapshot(app) == before, "an issuer's attempt on another record changed it"
+    # The issuer's own organisation's certification opens, so the 404s are about whose it is.
+    assert issuer.get(f"/issuer/certifications/{world.pending_id}").status_code == 200
 
 
 def _without(body: str, *secrets) -> str:
@@ -397,6 +439,14 @@ SUBMIT = {
     "VerifyForm": Submit("anonymous", "/verify", method="get"),
     "AuditFilterForm": Submit("admin", "/admin/audit", method="get"),
     "RuleFilterForm": Submit("admin", "/admin/registry/rules", method="get"),
+    "IssuerFilterForm": Submit("issuer", "/issuer/", method="get"),
+    # A dispute keeps its reason (shown to the issuer and beside the evidence to the admin).
+    "AnswerForm": Submit("issuer", "/issuer/certifications/{pending_id}",
+                         extra=(("answer", "disputed"),)),
+    "RevokeForm": Submit("issuer", "/issuer/certifications/{cert_id}",
+                         action="/issuer/certifications/{cert_id}/revoke"),
+    "IssuerAccountForm": Submit("admin", "/admin/registry/issuers",
+                                extra=(("organisation", "Test Organisation"),)),
     # A failed check keeps its note (shown on the admin's page and the owner's dashboard).
     "LicenceCheckForm": Submit("admin", "/admin/licences/{owner_id}",
                                extra=(("outcome", "failed"),), extra_for=(
@@ -419,6 +469,9 @@ PAGES = [
     ("admin", "/admin/registry/programs/{program_id}/edit"), ("admin", "/admin/registry/rules"),
     ("admin", "/admin/registry/rules/{rule_id}/edit"),
     ("admin", "/admin/licences"), ("admin", "/admin/licences/{owner_id}"),
+    ("admin", "/admin/registry/issuers"),
+    ("issuer", "/issuer/"), ("issuer", "/issuer/certifications/{pending_id}"),
+    ("issuer", "/issuer/certifications/{cert_id}"),
 ]
 
 XSS_CASES = sorted((cls.__name__, name) for cls in form_classes()
@@ -484,10 +537,11 @@ def test_free_text_is_always_shown_escaped(app, world, clients, form_name, field
             answers.append((f"{how.page} with {value}", client.get(how.page, query_string=query)))
             break
         page = how.page.format(**ids)
-        form = form_posting_to(client.get(page), how.action or urlsplit(page).path)
+        action = how.action.format(**ids) if how.action else urlsplit(page).path
+        form = form_posting_to(client.get(page), action)
         extra = (*how.extra, *dict(how.extra_for).get(field, ()))
         data = form.fields | {how.prefix + k: v for k, v in extra} | {name: value}
-        response = client.post(how.action or page, data=data)
+        response = client.post(how.action.format(**ids) if how.action else page, data=data)
         answers.append((f"the answer to {value}", response))
         if response.status_code == 302:
             saved = True
@@ -530,7 +584,7 @@ def test_the_redirect_check_is_strict():
         assert not stays_on_site(target)
 
 
-@pytest.mark.parametrize("role", ["anonymous", "owner", "admin"])
+@pytest.mark.parametrize("role", ["anonymous", "owner", "admin", "issuer"])
 def test_no_route_sends_anyone_off_site(app, world, clients, role):
     client = clients[role]
     ids = {"slug": world.slug, "location_id": world.other_location_id, "cert_id": world.cert_id,
@@ -599,9 +653,10 @@ def found_forms(app, world) -> dict[str, tuple[str, str, Form]]:
            "rule_id": world.rule_id, "message_id": world.message_id}
     pages = [template.format(**ids) for method, template, _ in ROUTES.values()
              if method == "GET"]
-    pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1"]
+    pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1",
+              f"/issuer/certifications/{world.cert_id}"]  # a verified one can be revoked
     adapter = app.url_map.bind("localhost")
-    for role in ("anonymous", "owner", "admin", "unconfirmed"):
+    for role in ("anonymous", "owner", "admin", "unconfirmed", "issuer"):
         client = browser_as(app, role)
         for page in pages:
             response = client.get(page)
@@ -721,7 +776,7 @@ def test_a_decision_sent_after_the_last_one_says_there_is_none_left(app, world, 
 JUNK = ["%00", "a%00b", "%FF%FE", "x" * 5000, "-1", "99999999999999999999999"]
 
 
-@pytest.mark.parametrize("role", ["anonymous", "owner", "admin"])
+@pytest.mark.parametrize("role", ["anonymous", "owner", "admin", "issuer"])
 def test_junk_in_addresses_and_queries_is_never_a_server_error(app, world, role):
     found_forms(app, world)  # reads the GET forms' fields too
     client = browser_as(app, role)

@@ -198,7 +198,7 @@ def test_the_dashboard_offers_an_edit_link_exactly_when_the_edit_page_opens(app,
 
 def test_only_the_admin_role_is_an_administrator(app_ctx):
     roles = {role: factories.make_user(role=role).is_admin for role in Role}
-    assert roles == {Role.PRACTITIONER: False, Role.ADMIN: True}
+    assert roles == {Role.PRACTITIONER: False, Role.ADMIN: True, Role.ISSUER: False}
 
 
 def test_every_permitted_value_has_a_verdict_and_a_choice_in_the_rule_form(app, client, auth):

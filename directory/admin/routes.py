@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm, SendAgainForm
 from directory.credentials import checks, lifecycle, services
@@ -14,6 +14,7 @@ from directory.credentials.rules import verdict_for
 from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import AuditEvent, Certification, Practitioner, TrainingProgram, User
+from directory.models.issuer import confirmed_clause
 from directory.security import admin_required
 from directory.vocab import CertStatus, OutboxStatus, Role
 
@@ -60,15 +61,18 @@ STATUS_TABS = (CertStatus.PENDING, CertStatus.CHANGES_REQUESTED) + tuple(
 @bp.route("/queue")
 @admin_required
 def queue():
-    """Certifications by status, oldest submission first, with a count for each status."""
+    """Certifications by status, those their issuer confirmed first, then the oldest
+    submission first, with a count for each status."""
     status = request.args.get("status", CertStatus.PENDING)
     if status not in STATUS_TABS:
         status = CertStatus.PENDING
     counts = {status: n for status, n in db.session.execute(
         select(Certification.status, func.count()).group_by(Certification.status))}
+    # Confirmed by the training organisation first (quick to decide), then the oldest.
+    confirmed_first = case((confirmed_clause(), 0), else_=1)
     page = db.paginate(
         select(Certification).where(Certification.status == status)
-        .order_by(Certification.submitted_at.asc(), Certification.id.asc()),
+        .order_by(confirmed_first, Certification.submitted_at.asc(), Certification.id.asc()),
         page=page_asked(), per_page=25, error_out=False)
     return render_template("admin/queue.html", page=page, status=status, counts=counts,
                            tabs=STATUS_TABS, labels=lifecycle.STATUS_LABELS)

@@ -62,13 +62,18 @@ def openapi_document(server: str) -> dict:
     certification = {
         "type": "object",
         "required": ["program", "organisation", "level", "verified_on", "expires_on",
-                     "verify_url"],
+                     "verify_url", "issuer_confirmed"],
         "properties": {
             "program": {"type": "string"}, "organisation": NULLABLE_STRING,
             "level": {"type": ["integer", "null"]},
             "verified_on": {"type": ["string", "null"], "format": "date"},
             "expires_on": {"type": ["string", "null"], "format": "date"},
             "verify_url": {"type": "string", "format": "uri"},
+            "issuer_confirmed": {
+                "type": "boolean",
+                "description": "The training organisation confirmed this certificate is its "
+                               "graduate's, as submitted (its issuer account, by hand or "
+                               "from its roster)."},
         },
     }
     item = {

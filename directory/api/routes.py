@@ -12,6 +12,7 @@ from directory.extensions import csrf, db
 from directory.licences import services as licence_services
 from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
+from directory.models.issuer import confirmed_ids
 from directory.public import search_form
 from directory.ratelimit import limit_blueprint
 from directory.search import filters as search_filters
@@ -56,8 +57,9 @@ def location_json(loc: PracticeLocation) -> dict:
             "lat": loc.lat, "lng": loc.lng, "wheelchair_accessible": loc.wheelchair_accessible}
 
 
-def certification_json(cert: Certification) -> dict:
-    """A verified certification as the API shows it."""
+def certification_json(cert: Certification, confirmed: set[int]) -> dict:
+    """A verified certification as the API shows it; confirmed holds the ids of those its
+    training organisation confirmed (models.issuer.confirmed_ids: one query per response)."""
     program = cert.program
     return {
         "program": program.name if program else cert.submitted_name,
@@ -66,6 +68,7 @@ def certification_json(cert: Certification) -> dict:
         "verified_on": cert.verified_at.date().isoformat() if cert.verified_at else None,
         "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
         "verify_url": absolute_url("public.verify_code", code=cert.public_code),
+        "issuer_confirmed": cert.id in confirmed,
     }
 
 
@@ -99,6 +102,7 @@ def practitioners():
         return error(exc.message, "radius")
     if results.page > results.pages and results.total:
         return error(search_form.past_the_end(results.pages), "page")
+    confirmed = confirmed_ids(c.id for h in results.hits for c in h.certifications)
     return jsonify(
         origin=place_json(origin), total=results.total, total_is_capped=results.capped,
         page=results.page, per_page=results.per_page, radius_km=round(results.radius_km, 3),
@@ -108,7 +112,7 @@ def practitioners():
             "url": absolute_url("public.practitioner", slug=h.practitioner.slug),
             "distance_km": round(h.distance_km, 3),
             "location": location_json(h.location),
-            "certifications": [certification_json(c) for c in h.certifications],
+            "certifications": [certification_json(c, confirmed) for c in h.certifications],
             "demo": h.practitioner.is_demo,
         } for h in results.hits],
     )
@@ -123,6 +127,8 @@ def practitioner(practitioner_id: int):
     if p is None:
         return error("No listed practitioner has that id.", None, code="not_found", status=404)
     verdict = verdict_for(p)
+    certs = listing.shown_certifications(p)
+    confirmed = confirmed_ids(c.id for c in certs)
     return jsonify(
         id=p.id, name=p.full_name, post_nominals=p.post_nominals, profession=p.profession,
         url=absolute_url("public.practitioner", slug=p.slug),
@@ -130,7 +136,7 @@ def practitioner(practitioner_id: int):
         techniques=p.techniques, conditions=p.conditions, demo=p.is_demo,
         locations=[location_json(loc) for loc in p.locations],
         licence=licence_services.licence_record(p),
-        certifications=[certification_json(c) for c in listing.shown_certifications(p)],
+        certifications=[certification_json(c, confirmed) for c in certs],
         jurisdiction=None if verdict is None else {
             "verdict": verdict.status, "sentence": verdict.sentence,
             "source_url": verdict.rule.source_url if verdict.rule else None,

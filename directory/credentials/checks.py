@@ -21,7 +21,7 @@ class Check:
     """One automatic check and its one-line reason."""
 
     name: str
-    status: str  # "pass" | "warn" | "fail"
+    status: str  # "pass" | "warn" | "fail", or "none" where there is nothing to check yet
     reason: str
 
 
@@ -142,6 +142,21 @@ def evidence_present(cert: Certification) -> Check:
                                f"{cert.evidence_size / 1024:.0f} KB).")
 
 
+def confirmed_by_issuer(cert: Certification) -> Check:
+    name = "Confirmed by issuer"
+    answer = cert.issuer_confirmation
+    if answer is None or not answer.stands:
+        changed = " (its answer was about what the certification said before)" \
+            if answer is not None else ""
+        who = cert.program.organisation if cert.program else "The training organisation"
+        return Check(name, "none", f"{who} has not answered{changed}.")
+    how = " from its roster" if answer.roster_upload else ""
+    when = format_date(answer.answered_at)
+    if answer.confirmed:
+        return Check(name, "pass", f"Confirmed by {answer.organisation}{how} on {when}.")
+    return Check(name, "fail", f"Disputed by {answer.organisation} on {when}: {answer.reason}")
+
+
 def run_checks(cert: Certification, today: date | None = None) -> list[Check]:
     """Every automatic check, in the order the administrator reads them."""
     today = today or utcnow().date()
@@ -150,5 +165,5 @@ def run_checks(cert: Certification, today: date | None = None) -> list[Check]:
     return [
         program_recognised(cert), program_hours(cert), jurisdiction_hours(cert, rule),
         profession_permitted(cert, rule), completed_in_past(cert, today), not_expired(cert, today),
-        certificate_number_unique(cert), evidence_present(cert),
+        certificate_number_unique(cert), evidence_present(cert), confirmed_by_issuer(cert),
     ]

@@ -3,7 +3,8 @@
     pending ──approve──▶ verified ──(expiry date passes)──▶ expired
        │  ╲──reject──▶ rejected          │
        │   ╲─request changes─▶ changes_requested ──resubmit──▶ pending
-       │                                 └──revoke──▶ revoked
+       │                                 └──revoke──▶ revoked   (an administrator, or the
+       │                                                         program's issuer)
     verified / expired ──practitioner edits──▶ pending (checked again)
 """
 
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from directory.models import Certification, User, record
+from directory.models import Certification, User, issuer_of, record
 from directory.models.base import unproxied, utcnow
-from directory.vocab import CertStatus
+from directory.vocab import CertStatus, Role
 
 
 class IllegalTransition(Exception):
@@ -39,6 +40,9 @@ class Transition:
     target: CertStatus
     by: str  # "admin", "owner" or "system"
     needs_reason: bool = False
+    # Who else may make it: "issuer", the account of the organisation whose program the
+    # certification cites. A decision by either is recorded the same way (changes()).
+    also_by: tuple[str, ...] = ()
 
 
 S = CertStatus
@@ -53,7 +57,8 @@ TRANSITIONS = {
         Transition("resubmit", S.VERIFIED, S.PENDING, "owner"),
         Transition("resubmit", S.EXPIRED, S.PENDING, "owner"),
         Transition("expire", S.VERIFIED, S.EXPIRED, "system"),
-        Transition("revoke", S.VERIFIED, S.REVOKED, "admin", needs_reason=True),
+        Transition("revoke", S.VERIFIED, S.REVOKED, "admin", needs_reason=True,
+                   also_by=("issuer",)),
     )
 }
 ACTION_LABELS = {"approve": "approved", "reject": "rejected",
@@ -109,7 +114,7 @@ def changes(transition: Transition, actor: User | None, reason: str, now: dateti
     of each decision, applied by apply(), by the bulk import (approved()) and by the test
     factories."""
     values: dict[str, Any] = {"status": transition.target}
-    if transition.by == "admin":
+    if transition.by == "admin":  # an administrator's decision, or the issuer's revocation
         values |= {"reviewed_by": actor, "reviewed_at": now, "reason": reason}
     if transition.name == "approve":
         values["verified_at"] = now
@@ -141,6 +146,12 @@ def approved(admin: User, now: datetime) -> dict[str, Any]:
 
 
 def _check_actor(transition: Transition, cert: Certification, actor: User | None) -> None:
+    if "issuer" in transition.also_by and actor is not None and actor.role == Role.ISSUER:
+        issuer = issuer_of(actor)
+        if issuer is None or not issuer.covers(cert):
+            raise IllegalTransition("Only the organisation whose program this certification "
+                                    f"cites can {transition.name} it.")
+        return
     if transition.by == "admin" and (actor is None or not actor.is_admin):
         raise IllegalTransition("Only an administrator can decide a certification.")
     if transition.by == "owner" and (actor is None or actor.practitioner is None

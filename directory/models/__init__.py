@@ -7,6 +7,7 @@ from directory.models.credential import (
     ProgramAlias,
     TrainingProgram,
 )
+from directory.models.issuer import Issuer, IssuerConfirmation, issuer_of
 from directory.models.licence import Licence
 from directory.models.nppes import NppesFile, NppesProvider
 from directory.models.outbox import OutboxMessage
@@ -15,8 +16,8 @@ from directory.models.session import UserSession
 from directory.models.user import User
 
 __all__ = [
-    "AuditEvent", "Certification", "JurisdictionRule", "Licence",
+    "AuditEvent", "Certification", "Issuer", "IssuerConfirmation", "JurisdictionRule", "Licence",
     "NppesFile", "NppesProvider",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
-    "TrainingProgram", "User", "UserSession", "record",
+    "TrainingProgram", "User", "UserSession", "issuer_of", "record",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +21,9 @@ from directory.models.base import TimestampMixin, db
 from directory.models.practitioner import Practitioner
 from directory.models.user import User
 from directory.vocab import CertStatus, Permitted, check_in
+
+if TYPE_CHECKING:
+    from directory.models.issuer import IssuerConfirmation
 
 
 class TrainingProgram(TimestampMixin, db.Model):
@@ -117,6 +121,9 @@ class Certification(TimestampMixin, db.Model):
     practitioner: Mapped[Practitioner] = relationship()
     program: Mapped[TrainingProgram | None] = relationship()
     reviewed_by: Mapped[User | None] = relationship()
+    # Its training organisation's answer, if any (directory/models/issuer.py).
+    issuer_confirmation: Mapped[IssuerConfirmation | None] = relationship(
+        back_populates="certification", passive_deletes=True)
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -342,3 +342,22 @@ class RuleFilterForm(BaseForm):
 
 class ConfirmForm(BaseForm):
     """A button that changes something (retire, restore): only its CSRF token is checked."""
+
+
+class IssuerAccountForm(BaseForm):
+    """An issuer account for one organisation of the registry."""
+
+    email = StrippedStringField("E-mail address of the organisation's contact", validators=[
+        DataRequired("Enter an e-mail address."), field_rules.length("email"),
+        field_rules.validator(field_rules.email)],
+        description="They get an e-mail with a link to choose their password.")
+    organisation = SelectField(
+        "Organisation", choices=[], validators=[InputRequired("Choose the organisation.")],
+        description="As the registry's programs name it: the account sees the certifications "
+                    "citing that organisation's programs.",
+        invalid_choice_message="Choose an organisation from the list.")
+    submit = SubmitField("Create the issuer account")
+
+    def set_organisations(self, names: list[str]) -> None:
+        """The registry's organisations as the choices."""
+        self.organisation.choices = [("", "Choose…")] + [(n, n) for n in names]

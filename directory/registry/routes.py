@@ -7,11 +7,13 @@ from flask_login import current_user
 
 from directory.credentials.rules import VERDICTS, jurisdiction_label
 from directory.extensions import db
+from directory.issuers import services as issuer_services
 from directory.models import JurisdictionRule, TrainingProgram
 from directory.registry import services
 from directory.registry.forms import (
     RULE_PROFESSIONS,
     ConfirmForm,
+    IssuerAccountForm,
     ProgramForm,
     RuleFilterForm,
     RuleForm,
@@ -163,3 +165,26 @@ def edit_rule(rule_id: int):
             return redirect(url_for("registry.rules", jurisdiction=rule.jurisdiction))
     return render_template("registry/rule_form.html", form=form, rule=rule,
                            label=jurisdiction_label, professions=RULE_PROFESSIONS)
+
+
+# --------------------------------------------------------------------------- issuer accounts
+
+
+@bp.route("/issuers", methods=["GET", "POST"])
+@admin_required
+def issuers():
+    """The issuer accounts of the training organisations, and a new one."""
+    form = IssuerAccountForm()
+    form.set_organisations(issuer_services.organisations())
+    if form.validate_on_submit():
+        try:
+            issuer = issuer_services.create_issuer(form.email.data, form.organisation.data,
+                                                   actor=current_user)
+        except issuer_services.IssuerError as exc:
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            flash(f"Issuer account {issuer.user.email} created for {issuer.organisation}: "
+                  "they have been e-mailed a link to choose their password.", "success")
+            return redirect(url_for("registry.issuers"))
+    return render_template("registry/issuers.html", form=form,
+                           issuers=issuer_services.list_issuers())

@@ -1,0 +1,1 @@
+"""Issuers: training organisations confirm, dispute and revoke their graduates' certifications."""
