@@ -573,6 +573,8 @@ def cannot_check(practitioner: Practitioner) -> str | None:
 
 
 def _article_profession(code: str | None) -> str:
+    if code == "other":
+        return "this profession"
     label = PROFESSIONS.get(code or "", code or "").lower()
     return f"{'an' if label[:1] in 'aeiou' else 'a'} {label}"
 
