@@ -65,6 +65,18 @@ def release_db_commands(migrate_db: click.Group) -> click.Group:
                        help=migrate_db.help)
 
 
+def _new_password(email: str, password_env: str) -> str:
+    """A new account's password: from the environment variable, else asked twice; refused
+    with the password rules' message."""
+    password = os.environ.get(password_env)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, email)
+    if problem:
+        raise click.ClickException(problem)
+    return password
+
+
 @click.command("create-admin")
 @click.argument("email")
 @with_appcontext
@@ -72,12 +84,7 @@ def release_db_commands(migrate_db: click.Group) -> click.Group:
               help="Read the password from this environment variable instead of asking.")
 def create_admin(email: str, password_env: str) -> None:
     """Create an administrator account (the only way to make one)."""
-    password = os.environ.get(password_env)
-    if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = password_problem(password, email)
-    if problem:
-        raise click.ClickException(problem)
+    password = _new_password(email, password_env)
     try:
         user = accounts.create_admin(email, password)
     except accounts.AccountError as exc:
@@ -97,12 +104,7 @@ def create_issuer(email: str, organisation: str, password_env: str) -> None:
     disputes and revokes the certifications citing that organisation's programs."""
     from directory.issuers import services as issuers
 
-    password = os.environ.get(password_env)
-    if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = password_problem(password, email)
-    if problem:
-        raise click.ClickException(problem)
+    password = _new_password(email, password_env)
     try:
         issuer = issuers.create_issuer(email, organisation, password=password)
     except issuers.IssuerError as exc:

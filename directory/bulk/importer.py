@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from directory.accounts.services import normalise_email
+from directory.bulk import reader
 from directory.bulk.checker import CheckedRow, Checker, RowError, taken_emails
 from directory.bulk.columns import NAMES
-from directory.bulk.reader import CELL_LIMIT, ImportFileError, decode, read_rows
+from directory.bulk.reader import ImportFileError
 from directory.bulk.writer import write
 from directory.extensions import db
 from directory.models import User, record
@@ -85,23 +86,10 @@ def check_file(data: bytes) -> tuple[ImportReport, list[CheckedRow]]:
     report = ImportReport(dry_run=True, sha256=hashlib.sha256(data).hexdigest())
     rows: list[CheckedRow] = []
     try:
-        names, records = read_rows(decode(data))
+        names, rows_read = reader.read_rows(reader.decode(data))
         checker = Checker(utcnow().date())
         first_row: dict[str, int] = {}
-        for number, values in records:
-            if not any(v.strip() for v in values):
-                continue  # an empty line
-            report.rows += 1
-            if len(values) != len(names):
-                report.errors.append(RowError(number, None, f"This row has {len(values)} "
-                                              f"values but the header has {len(names)} "
-                                              "columns."))
-                continue
-            if any(len(v) > CELL_LIMIT for v in values):
-                report.errors.append(RowError(number, None, "A value in this row is longer "
-                                              f"than {CELL_LIMIT:,} characters."))
-                continue
-            raw = {n: v for n, v in zip(names, values, strict=True) if n}
+        for number, raw in reader.records(names, rows_read, report, RowError):
             email = normalise_email(raw.get("email", ""))
             if email:
                 if email in first_row:

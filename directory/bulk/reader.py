@@ -7,7 +7,8 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Protocol
 
 from directory.bulk.columns import BY_NAME, REQUIRED
 
@@ -42,8 +43,15 @@ def decode(data: bytes) -> str:
                               "spreadsheet as “CSV UTF-8” and upload that.") from exc
 
 
-def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header's column names and an iterator of (row number, values)."""
+IMPORT_COLUMNS_HINT = "The columns are described on the import page and in the template file."
+
+
+def read_rows(text: str, columns: Collection[str] = BY_NAME,
+              required: Sequence[str] = REQUIRED, columns_hint: str = IMPORT_COLUMNS_HINT,
+              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header's column names (checked against `columns`: every required one present, none
+    unknown or repeated) and an iterator of (row number, values). The practitioner import's
+    columns unless told; the issuers' rosters pass theirs."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -53,7 +61,7 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     if not header or not any(h.strip() for h in header):
         raise ImportFileError("The first row must be the header with the column names.")
     names = [header_key(h) for h in header]
-    _check_header(names, header)
+    _check_header(names, header, columns, required, columns_hint)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         number = 1
@@ -71,13 +79,42 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     return names, rows()
 
 
-def _check_header(names: list[str], header: list[str]) -> None:
+class RowReport(Protocol):
+    """What a report counts and lists of a file's rows (the import's and a roster's)."""
+
+    rows: int
+    errors: list
+
+
+def records(names: list[str], rows: Iterator[tuple[int, list[str]]], report: RowReport,
+            error: Callable[[int, str | None, str], object]
+            ) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each row that is not empty as (number, column → value as typed), counted in
+    report.rows; a row with too many or too few values, or an over-long value, is reported
+    (error(row, column, message)) and skipped."""
+    for number, values in rows:
+        if not any(v.strip() for v in values):
+            continue  # an empty line
+        report.rows += 1
+        if len(values) != len(names):
+            report.errors.append(error(number, None, f"This row has {len(values)} values but "
+                                       f"the header has {len(names)} columns."))
+            continue
+        if any(len(v) > CELL_LIMIT for v in values):
+            report.errors.append(error(number, None, "A value in this row is longer than "
+                                       f"{CELL_LIMIT:,} characters."))
+            continue
+        yield number, {n: v for n, v in zip(names, values, strict=True) if n}
+
+
+def _check_header(names: list[str], header: list[str], columns: Collection[str],
+                  required: Sequence[str], columns_hint: str) -> None:
     """Every required column present, none unknown or repeated."""
     if len(names) == 1 and (";" in header[0] or "\t" in header[0]):
         raise ImportFileError("Columns must be separated by commas (this file seems to use "
                               "semicolons or tabs). Save your spreadsheet as “CSV UTF-8”.")
     problems = []
-    unknown = [h.strip() for h, n in zip(header, names, strict=True) if n and n not in BY_NAME]
+    unknown = [h.strip() for h, n in zip(header, names, strict=True) if n and n not in columns]
     if unknown:
         shown = ", ".join(f"“{u[:40]}”" for u in unknown[:10])
         more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
@@ -86,13 +123,12 @@ def _check_header(names: list[str], header: list[str]) -> None:
     if repeated:
         problems.append("Repeated column" + ("s" if len(repeated) > 1 else "") + ": "
                         + ", ".join(repeated) + ".")
-    missing = [n for n in REQUIRED if n not in names]
+    missing = [n for n in required if n not in names]
     if missing:
         problems.append("Missing required column" + ("s" if len(missing) > 1 else "") + ": "
                         + ", ".join(missing) + ".")
     if problems:
-        raise ImportFileError(" ".join(problems) + " The columns are described on the import "
-                              "page and in the template file.")
+        raise ImportFileError(" ".join(problems) + " " + columns_hint)
 
 
 def clean_cell(value: str) -> str:

@@ -13,7 +13,6 @@ import hashlib
 import io
 import unicodedata
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 
 from directory import field_rules
 from directory.bulk.checker import CHUNK, RowError
-from directory.bulk.reader import CELL_LIMIT, ImportFileError, clean_cell, decode, header_key
+from directory.bulk.reader import ImportFileError, clean_cell, decode, read_rows, records
 from directory.extensions import db
 from directory.issuers import services
 from directory.models import Certification, Issuer, TrainingProgram, User, record
@@ -113,54 +112,6 @@ class RosterReport:
 # --------------------------------------------------------------------------- reading
 
 
-def _read(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header's column names (checked) and an iterator of (row number, values)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise ImportFileError("The first row is not a header of column names (it could not "
-                              f"be read as CSV: {exc}).") from exc
-    if not header or not any(h.strip() for h in header):
-        raise ImportFileError("The first row must be the header with the column names.")
-    names = [header_key(h) for h in header]
-    if len(names) == 1 and (";" in header[0] or "\t" in header[0]):
-        raise ImportFileError("Columns must be separated by commas (this file seems to use "
-                              "semicolons or tabs). Save your spreadsheet as “CSV UTF-8”.")
-    problems = []
-    unknown = [h.strip()[:40] for h, n in zip(header, names, strict=True)
-               if n and n not in COLUMNS]
-    if unknown:
-        problems.append("Unknown column" + ("s" if len(unknown) > 1 else "") + ": "
-                        + ", ".join(f"“{u}”" for u in unknown[:10]) + ".")
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        problems.append("Repeated column" + ("s" if len(repeated) > 1 else "") + ": "
-                        + ", ".join(repeated) + ".")
-    missing = [n for n in REQUIRED if n not in names]
-    if missing:
-        problems.append("Missing required column" + ("s" if len(missing) > 1 else "") + ": "
-                        + ", ".join(missing) + ".")
-    if problems:
-        raise ImportFileError(" ".join(problems) + " The columns are: " + ", ".join(NAMES)
-                              + " (described on this page and in the template file).")
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        number = 1
-        while True:
-            number += 1
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise ImportFileError(f"Row {number} could not be read as CSV: {exc}. Check "
-                                      "its quotation marks.") from exc
-            yield number, values
-
-    return names, rows()
-
-
 class _Programs:
     """The organisation's programs (retired ones too: their graduates are still graduates)."""
 
@@ -207,23 +158,14 @@ def check_rows(data: bytes, issuer: Issuer, today: date) -> tuple[RosterReport, 
     report = RosterReport(dry_run=True, sha256=hashlib.sha256(data).hexdigest())
     good: list[RosterRow] = []
     try:
-        names, records = _read(decode(data))
+        names, rows_read = read_rows(
+            decode(data), COLUMNS, REQUIRED,
+            "The columns are: " + ", ".join(NAMES) + " (described on this page and in the "
+            "template file).")
         programs = _Programs(issuer.organisation)
         first_row: dict[str, int] = {}
-        for number, values in records:
-            if not any(v.strip() for v in values):
-                continue  # an empty line
-            report.rows += 1
-            if len(values) != len(names):
-                report.errors.append(RowError(number, None, f"This row has {len(values)} "
-                                              f"values but the header has {len(names)} "
-                                              "columns."))
-                continue
-            if any(len(v) > CELL_LIMIT for v in values):
-                report.errors.append(RowError(number, None, "A value in this row is longer "
-                                              f"than {CELL_LIMIT:,} characters."))
-                continue
-            raw = {n: clean_cell(v) for n, v in zip(names, values, strict=True) if n}
+        for number, typed in records(names, rows_read, report, RowError):
+            raw = {n: clean_cell(v) for n, v in typed.items()}
             row = _check_row(number, raw, programs, today, first_row, report.errors)
             if row is not None:
                 good.append(row)
