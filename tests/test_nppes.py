@@ -376,3 +376,39 @@ def test_a_licence_verified_from_the_file_is_recorded_with_its_reasons_on_mismat
     assert "licence pt 12345 in CO" in p.licence.note
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Licence)) == 0
+
+
+# ------------------------------------------------------- the profile form and the admin page
+
+def test_saving_an_npi_on_the_profile_checks_it_against_the_loaded_file(app, client, runner,
+                                                                        tmp_path):
+    assert load(runner, write_nppes(tmp_path / FILE_NAME, [individual(PT_NPI)])).exit_code == 0
+    with app.app_context():
+        p = factories.make_practitioner("jane@example.com", full_name="Jane Smith",
+                                        profession="physiotherapist")
+        pid, version = p.id, p.version
+    factories.login(client, "jane@example.com")
+    response = client.post("/profile/edit", data={
+        "full_name": "Jane Smith", "profession": "physiotherapist",
+        "licence_number": "PT-0012345", "licence_country": "US", "licence_region": "CO",
+        "npi": PT_NPI, "version": str(version)})
+    assert response.status_code == 302
+    with app.app_context():
+        licence = db.session.get(Practitioner, pid).licence
+        assert (licence.status, licence.method) == (LicenceStatus.VERIFIED,
+                                                     LicenceMethod.AUTOMATIC)
+    # A number the file does not list: saved, not verified, and the admin sees why.
+    with app.app_context():
+        version = db.session.get(Practitioner, pid).version
+    response = client.post("/profile/edit", data={
+        "full_name": "Jane Smith", "profession": "physiotherapist",
+        "licence_number": "PT-999", "licence_country": "US", "licence_region": "CO",
+        "npi": PT_NPI, "version": str(version)})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Practitioner, pid).licence.status == LicenceStatus.UNVERIFIED
+        factories.make_admin("nppes-admin@example.com")
+    admin = app.test_client()
+    factories.login(admin, "nppes-admin@example.com")
+    page = admin.get(f"/admin/licences/{pid}").get_data(as_text=True)
+    assert "Does not match" in page and "PT-999" in page

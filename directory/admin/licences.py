@@ -1,6 +1,6 @@
 """Administrator pages for licences: the check queue (first checks and re-checks, oldest need
-first) and one practitioner's licence beside its official registers, with the form that
-records an outcome."""
+first) and one practitioner's licence beside its official registers and, for a US licence,
+what the loaded NPPES file says of it, with the form that records an outcome."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from directory import listing
 from directory.admin.forms import OTHER_REGISTER, LicenceCheckForm
 from directory.admin.routes import bp
 from directory.extensions import db
-from directory.licences import registers
+from directory.licences import nppes, registers
 from directory.licences import services as licence_services
 from directory.models import AuditEvent, Practitioner
 from directory.models.base import utcnow
@@ -77,5 +77,8 @@ def licence(practitioner_id: int):
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50)).all()
     return render_template(
         "admin/licence.html", p=p, form=form, registers=found,
+        nppes_problem=nppes.cannot_check(p) if p.licence_country == "US" else None,
+        nppes=(nppes.match(p) if p.licence_country == "US" and not nppes.cannot_check(p)
+               else None),
         history=history, good_until=listing.licence_good_until(p.licence),
         jurisdiction=licence_services.jurisdiction_of(p))

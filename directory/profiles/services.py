@@ -10,11 +10,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from directory import geo, listing, outbox
 from directory.extensions import db
+from directory.licences import nppes
 from directory.licences import services as licence_services
 from directory.links import absolute_url
 from directory.models import PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
-from directory.vocab import TagKind
+from directory.vocab import LicenceStatus, TagKind
 
 PROFILE_FIELDS = (
     "full_name", "post_nominals", "profession", "licence_number", "licence_country",
@@ -56,6 +57,11 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
             from exc
     record("profile.updated", practitioner, actor=actor, fields=changed)
     licence_services.identity_changed(practitioner, set(changed), actor)
+    licence = practitioner.licence
+    if licence is None or licence.status == LicenceStatus.UNVERIFIED:
+        # A US licence with an NPI is checked against the loaded NPPES file at once (a
+        # mismatch records nothing: an administrator sees why on the licence review page).
+        nppes.verify_from_nppes(practitioner, commit=False)
     db.session.commit()
     return practitioner
 
