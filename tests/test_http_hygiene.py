@@ -176,7 +176,8 @@ def test_upload_pages_take_bodies_up_to_the_upload_limit(client, auth, people):
 def test_the_upload_views_are_marked_once(app):
     marked = {endpoint for endpoint, view in app.view_functions.items()
               if getattr(view, "accepts_uploads", False)}
-    assert marked == {"certifications.new", "certifications.edit", "bulk.index"}
+    assert marked == {"certifications.new", "certifications.edit", "bulk.index",
+                      "issuers.roster_upload"}
     with app.test_request_context("/account/login", method="POST"):
         from flask import request
 

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -132,8 +133,14 @@ class LiveServer:
         return found
 
     def newest_link(self, to: str) -> str:
-        """The first link in the newest e-mail to this address."""
+        """The first link in the newest e-mail to this address. The server's sender may have
+        claimed the message a moment before this sender looked and be writing it still: wait
+        for it (a few seconds at most)."""
+        deadline = time.monotonic() + 10
         messages = self.messages(to)
+        while not messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+            messages = self.messages(to)
         assert messages, f"no e-mail to {to} in {self.outbox}"
         body = messages[-1].get_payload(decode=True).decode()
         match = re.search(r"https?://\S+", body)
