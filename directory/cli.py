@@ -53,8 +53,8 @@ def release_db_commands(migrate_db: click.Group) -> click.Group:
         if added is None:
             click.echo("The schema is not at the newest revision: no reference data added.")
         else:
-            click.echo(f"Reference data: added {added[0]} program(s) and {added[1]} rule(s) "
-                       "the database lacked.")
+            click.echo(f"Reference data: added {added.programs} program(s) and {added.rules} "
+                       "rule(s) the database lacked.")
 
     command = click.Command(
         "upgrade", callback=with_appcontext(upgrade), params=original.params,
@@ -146,8 +146,48 @@ def credentials_sweep() -> None:
 
 @reference.command("load")
 def reference_load() -> None:
-    """Add programs and rules from directory/data/ that the database does not have yet."""
+    """Add programs and rules from directory/data/ that the database does not have yet, and
+    update the rules whose row changed there unless an administrator has edited them (those
+    are kept and listed)."""
     from directory.credentials.reference import load_reference_data
 
-    programs, rules = load_reference_data()
-    click.echo(f"Added {programs} program(s) and {rules} rule(s).")
+    click.echo(load_reference_data().sentence())
+
+
+@reference.command("coverage")
+@click.option("--demo-only", is_flag=True, help="Count demo practitioners only.")
+def reference_coverage(demo_only: bool) -> None:
+    """How the jurisdiction rules cover the directory: the verdict each listed practitioner
+    gets where they practise, and the (region, profession) pairs a rule governs (Markdown)."""
+    from directory import vocab
+    from directory.credentials import coverage
+    from directory.credentials.rules import VERDICTS
+
+    verdicts = [v for v in coverage.listed_verdicts() if v.is_demo or not demo_only]
+    click.echo(f"Listed practitioners{' (demo)' if demo_only else ''} by verdict where they "
+               f"practise ({len(verdicts)}):\n")
+    click.echo("| verdict | practitioners | share |\n|---|---|---|")
+    for verdict, (n, share) in coverage.shares(verdicts).items():
+        click.echo(f"| {VERDICTS[verdict]} | {n} | {share:.0%} |")
+    countries = vocab.PRIMARY_COUNTRIES
+    click.echo("\nBy country (" + ", ".join(VERDICTS.values()) + "):\n")
+    click.echo("| country | listed | " + " | ".join(VERDICTS.values()) + " |\n|---"
+               + "|---" * (len(VERDICTS) + 1) + "|")
+    for country in countries:
+        of_country = [v for v in verdicts if v.country == country]
+        cells = " | ".join(str(n) for n, _ in coverage.shares(of_country).values())
+        click.echo(f"| {country} | {len(of_country)} | {cells} |")
+    covered = coverage.coverage()
+    click.echo("\n(Region, profession) pairs a rule governs, of the country's regions "
+               "(yes / no / unclear):\n")
+    click.echo("| profession | " + " | ".join(
+        f"{c} (of {len(coverage.regions(c))})" for c in countries) + " |\n|---"
+        + "|---" * len(countries) + "|")
+    for profession in dict.fromkeys(p for _, p in covered):
+        cells = []
+        for country in countries:
+            counts = covered[(country, profession)]
+            ruled = sum(counts.values()) - counts["unknown"]
+            cells.append(f"{ruled} ({counts['yes']}/{counts['no']}/{counts['unclear']})"
+                         if ruled else "0")
+        click.echo(f"| {vocab.PROFESSIONS[profession]} | " + " | ".join(cells) + " |")

@@ -63,14 +63,44 @@ LAST = ["Nguyen", "Smith", "O'Brien", "Patel", "García", "Walker", "Ngata", "Mu
 CLINICS = ["Move Well", "Active Recovery", "Peak Motion", "Harbour", "Northside", "City Sports",
            "Riverside", "Elm Street", "Summit", "Core"]
 
-# The profession a demo practitioner has in each country (and where PTs may not dry-needle).
-PROFESSION_BY_COUNTRY = {"US": ["physiotherapist", "chiropractor"],
-                         "AU": ["physiotherapist", "myotherapist"],
-                         "GB": ["physiotherapist"], "CA": ["physiotherapist"],
-                         "NZ": ["physiotherapist"], "IE": ["physiotherapist"]}
-PT_NOT_PERMITTED = {"US-CA", "US-HI", "US-NY", "US-OR"}
-POST_NOMINALS = {"physiotherapist": "DPT", "chiropractor": "DC", "myotherapist": "BHSc",
-                 "medical_doctor": "MD"}
+# The professions of demo practitioners in each country, with weights near a real directory's
+# share of dry-needling practitioners there. A profession whose rule forbids dry needling where
+# the practice is (credentials.rules) is never drawn there.
+PROFESSION_WEIGHTS = {
+    "US": {"physiotherapist": 70, "chiropractor": 14, "medical_doctor": 8,
+           "athletic_trainer": 5, "acupuncturist": 3},
+    "AU": {"physiotherapist": 55, "myotherapist": 30, "chiropractor": 10, "medical_doctor": 5},
+    "GB": {"physiotherapist": 86, "medical_doctor": 8, "chiropractor": 6},
+    "CA": {"physiotherapist": 82, "chiropractor": 8, "medical_doctor": 5, "acupuncturist": 5},
+    "NZ": {"physiotherapist": 90, "medical_doctor": 10},
+    "IE": {"physiotherapist": 92, "medical_doctor": 8},
+}
+POST_NOMINALS = {"chiropractor": "DC", "myotherapist": "BHSc (Myotherapy)",
+                 "athletic_trainer": "ATC", "acupuncturist": "LAc", "occupational_therapist": "OT"}
+PHYSIO_POST_NOMINALS = {"US": "PT, DPT", "CA": "PT", "GB": "MCSP", "IE": "MISCP",
+                        "AU": "BPhty", "NZ": "BPhty"}
+CLINIC_KINDS = {"physiotherapist": "Physio & Sports Clinic", "chiropractor": "Chiropractic",
+                "medical_doctor": "Medical & Pain Clinic", "myotherapist": "Myotherapy",
+                "athletic_trainer": "Sports Performance", "acupuncturist": "Acupuncture"}
+
+
+def demo_profession(rng: random.Random, region: str | None, country: str) -> str:
+    """A profession drawn by the country's weights, among those its rules do not forbid."""
+    from directory.credentials.rules import rule_for
+
+    weights = {profession: weight for profession, weight in PROFESSION_WEIGHTS[country].items()
+               if (rule := rule_for(region, country, profession)) is None
+               or rule.permitted != "no"}
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def post_nominals(profession: str, country: str) -> str:
+    """Letters a demo practitioner of this profession would use there."""
+    if profession == "physiotherapist":
+        return PHYSIO_POST_NOMINALS[country]
+    if profession == "medical_doctor":
+        return "MD" if country in ("US", "CA") else "MBBS"
+    return POST_NOMINALS.get(profession, "")
 
 
 def admin_login(instance_path: str) -> tuple[str | None, str | None]:
@@ -222,14 +252,12 @@ def demo_certificate_pdf(name: str, program: str) -> bytes:
 def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str, region: str,
                        postcode: str, country: str, lat: float, lng: float) -> Practitioner:
     name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-    profession = rng.choice(PROFESSION_BY_COUNTRY[country])
-    if profession == "physiotherapist" and region in PT_NOT_PERMITTED:
-        profession = "medical_doctor"
+    profession = demo_profession(rng, region or None, country)
     user = User(email=f"demo{n}@example.com", password_hash=password_hash,
                 email_confirmed_at=utcnow())
     p = Practitioner(
         user=user, slug=unique_slug(name), full_name=name, is_demo=True,
-        post_nominals=POST_NOMINALS.get(profession, ""), profession=profession,
+        post_nominals=post_nominals(profession, country), profession=profession,
         licence_number=f"DEMO-{n:04d}", licence_country=country, licence_region=region,
         bio=(f"{name} is a demo {vocab.PROFESSIONS[profession].lower()} in {city}.\n"
              "This profile is demo data for trying the directory; it is not a real practitioner."),
@@ -250,9 +278,10 @@ def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str
                 ["en"] + rng.sample(["es", "fr", "zh", "hi", "mi", "ga", "ar"], 1))
     # Spread practitioners over the city (about ±6 km), not all on one point.
     p.locations.append(PracticeLocation(
-        clinic_name=f"{rng.choice(CLINICS)} Physio & Sports Clinic ({city})",
+        clinic_name=f"{rng.choice(CLINICS)} {CLINIC_KINDS[profession]} ({city})",
         street=f"{rng.randint(1, 400)} Demo Street", city=city,
-        region=vocab.region_name(region), postcode=postcode, country=country,
+        region=vocab.region_name(region), region_code=region or None, postcode=postcode,
+        country=country,
         lat=round(lat + rng.uniform(-0.05, 0.05), 5), lng=round(lng + rng.uniform(-0.07, 0.07), 5),
         geo_precision=GeoPrecision.POSTCODE, wheelchair_accessible=rng.random() < 0.6,
     ))

@@ -30,8 +30,16 @@ from sqlalchemy import and_, case, event, exists, func, inspect, or_, select, up
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from directory.credentials.rules import located_in, location_verdict_sql
 from directory.extensions import db
-from directory.models import Certification, Licence, PracticeLocation, Practitioner, User
+from directory.models import (
+    Certification,
+    JurisdictionRule,
+    Licence,
+    PracticeLocation,
+    Practitioner,
+    User,
+)
 from directory.models.base import utcnow
 from directory.vocab import CertStatus, LicenceStatus
 
@@ -224,6 +232,19 @@ def _copy_of(source) -> ColumnElement:
                 if column is source)
 
 
+# The verdict on dry needling by the practitioner's profession where the location is
+# (credentials.rules: "yes", "no", "unclear", "unknown"; NULL without a profession), kept on each
+# location for the search's "not permitted there" filter and refreshed whenever the location's
+# place, the practitioner's profession or a rule of that place changes.
+SCOPE_COPY = "scope_verdict"
+
+
+def location_verdict_expression():
+    """What PracticeLocation.scope_verdict holds, as SQL over the location row."""
+    return location_verdict_sql(PracticeLocation.region_code, PracticeLocation.country,
+                                _of_practitioner(Practitioner.profession))
+
+
 def searchable_location_clause(today, since) -> ColumnElement[bool]:
     """searchable_clause() read from a location's copies of its practitioner, on `today` with
     confirmations from `since` (dates or bound parameters; since = attested_since(now))."""
@@ -250,13 +271,27 @@ def refresh_listing(connection, practitioner_ids=(), user_ids=()) -> None:
         update(PracticeLocation)
         .where(PracticeLocation.practitioner_id.in_(select(Practitioner.id).where(
             or_(*conditions)).scalar_subquery()))
-        .values({copy: _of_practitioner(source) for copy, source in SEARCH_COPIES.items()})
+        .values({copy: _of_practitioner(source) for copy, source in SEARCH_COPIES.items()}
+                | {SCOPE_COPY: location_verdict_expression()})
+        .execution_options(synchronize_session=False))
+
+
+def refresh_scopes(connection, jurisdictions) -> None:
+    """Recompute the verdict of every location in these jurisdictions (region or country
+    codes), after a rule of theirs was added, changed or deleted."""
+    places = sorted({j for j in jurisdictions if j})
+    if not places:
+        return
+    connection.execute(
+        update(PracticeLocation)
+        .where(or_(*(located_in(place) for place in places)))
+        .values({SCOPE_COPY: location_verdict_expression()})
         .execution_options(synchronize_session=False))
 
 
 def _of_practitioner(column):
     return (select(column).where(Practitioner.id == PracticeLocation.practitioner_id)
-            .scalar_subquery())
+            .correlate_except(Practitioner).scalar_subquery())
 
 
 # What the rules and the copies read, per model: only a change to one of these (or a new row)
@@ -265,11 +300,15 @@ def _of_practitioner(column):
 # direct write to them is put right.
 RULE_ATTRIBUTES = {
     User: ("is_active", "email_confirmed_at"),
-    Practitioner: ("user_id", "user", "attested_at", "full_name", "listed_until"),
+    Practitioner: ("user_id", "user", "attested_at", "full_name", "listed_until", "profession"),
     Certification: ("practitioner_id", "practitioner", "status", "expires_on"),
     Licence: ("practitioner_id", "practitioner", "status", "next_due", "grace_until"),
-    PracticeLocation: ("practitioner_id", "practitioner", *SEARCH_COPIES),
+    PracticeLocation: ("practitioner_id", "practitioner", "region_code", "country",
+                       *SEARCH_COPIES, SCOPE_COPY),
 }
+# What a location's verdict reads of a rule: a change to one of these refreshes the verdicts of
+# the locations in the rule's jurisdiction (before and after the change).
+RULE_SCOPE_ATTRIBUTES = ("jurisdiction", "profession", "permitted")
 
 
 def _changes_rule(obj) -> bool:
@@ -293,6 +332,7 @@ def _after_flush(session: Session, _context) -> None:
     practitioner's confirmation or name, new and deleted rows), bring listed_until and the
     locations' copies up to date in the same transaction, so no code path (service, command,
     test factory) can forget them."""
+    _refresh_rule_scopes(session)
     practitioner_ids: set[int] = set()
     user_ids: set[int] = set()
     for obj in session.new:
@@ -326,4 +366,26 @@ def _after_flush(session: Session, _context) -> None:
     for obj in loaded:
         if (isinstance(obj, PracticeLocation) and obj.practitioner_id in practitioner_ids
                 and obj not in session.deleted):
-            session.expire(obj, list(SEARCH_COPIES))
+            session.expire(obj, [*SEARCH_COPIES, SCOPE_COPY])
+
+
+def _refresh_rule_scopes(session: Session) -> None:
+    """A rule added, deleted, or changed in what the verdict reads: refresh the verdicts of
+    the locations in its jurisdiction, before and after the change."""
+    places: set[str] = set()
+    for obj in session.new | session.deleted:
+        if isinstance(obj, JurisdictionRule):
+            places.add(obj.jurisdiction)
+    for obj in session.dirty:
+        if isinstance(obj, JurisdictionRule):
+            attrs = inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in RULE_SCOPE_ATTRIBUTES):
+                places.add(obj.jurisdiction)
+                places |= {j for j in attrs["jurisdiction"].history.deleted if j}
+    if not places:
+        return
+    refresh_scopes(session.connection(), places)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, PracticeLocation) and obj not in session.deleted and (
+                obj.region_code in places or obj.country in places):
+            session.expire(obj, [SCOPE_COPY])

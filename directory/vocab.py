@@ -93,6 +93,18 @@ def resolve_region(country: str | None, text: str | None) -> str | None:
     return None
 
 
+def location_region(country: str | None, typed: str | None, placed: str | None = None
+                    ) -> str | None:
+    """A practice location's region code: the region typed on it when that names one of the
+    country's regions, else the one the geocoder placed it in (None when neither)."""
+    if not country:
+        return None
+    code = resolve_region(country, typed) if typed and typed.strip() else None
+    if code is None and placed and placed.startswith(f"{country.upper()}-"):
+        code = placed
+    return code
+
+
 def region_name(code: str | None) -> str:
     """A subdivision's name from its ISO 3166-2 code."""
     if not code:
@@ -206,6 +218,14 @@ class Permitted(StrEnum):
     YES = "yes"
     NO = "no"
     UNCLEAR = "unclear"
+
+
+class SourceType(StrEnum):
+    """How strong a rule's sources are: "primary" = statute, regulation, regulator, court or
+    attorney-general text; "secondary" = course provider, association, news or a summary."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
 
 
 class LicenceStatus(StrEnum):

@@ -77,12 +77,12 @@ def migrated_database(database_url, tmp_path_factory) -> str:
 
 
 def stale_search_copies() -> list[tuple]:
-    """Locations whose copies of their practitioner's listing dates and name (which the search
-    reads instead of the practitioner) differ from it: checked after every test, whatever it
-    changed and however."""
+    """Locations whose copies of their practitioner's listing dates and name, or whose
+    dry-needling verdict (which the search reads instead of the practitioner and the rules),
+    differ from what they copy: checked after every test, whatever it changed and however."""
     from sqlalchemy import or_, select
 
-    from directory.listing import SEARCH_COPIES
+    from directory.listing import SCOPE_COPY, SEARCH_COPIES, location_verdict_expression
     from directory.models import PracticeLocation, Practitioner
 
     with db.engine.connect() as conn:
@@ -90,7 +90,9 @@ def stale_search_copies() -> list[tuple]:
             select(PracticeLocation.id, Practitioner.id, Practitioner.full_name)
             .join(Practitioner, Practitioner.id == PracticeLocation.practitioner_id)
             .where(or_(*(getattr(PracticeLocation, copy).is_distinct_from(source)
-                         for copy, source in SEARCH_COPIES.items()))))]
+                         for copy, source in SEARCH_COPIES.items()),
+                       getattr(PracticeLocation, SCOPE_COPY).is_distinct_from(
+                           location_verdict_expression()))))]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from itertools import count
 from pathlib import Path
 from types import SimpleNamespace
 
+from directory import vocab
 from directory.accounts.passwords import hash_password
 from directory.credentials import lifecycle
 from directory.extensions import db
@@ -78,6 +79,8 @@ def make_location(practitioner: Practitioner, **fields) -> PracticeLocation:
     """A practice location."""
     values = {"clinic_name": "Test Clinic", "city": "Denver", "country": "US",
               "postcode": "80202", "region": "Colorado"} | fields
+    # As saving a location does (profiles.services.geocode): the region's ISO 3166-2 code.
+    values.setdefault("region_code", vocab.location_region(values["country"], values["region"]))
     location = PracticeLocation(practitioner=practitioner, **values)
     db.session.add(location)
     db.session.commit()

@@ -86,11 +86,14 @@ def with_a_place(case, place: str | None):
 
 def refused_for_a_documented_reason(case, body: dict) -> bool:
     """A valid search may still be answered 400 for what only the words of the document say:
-    no place at all, a place nobody knows or several match, a page past the last one, a radius
-    over 311 miles."""
+    lat without lng (or the reverse), no place at all, a place nobody knows or several match, a
+    page past the last one, a radius over 311 miles."""
     error = body["error"]
+    query = case.query or {}
     if lacks_a_place(case.query):
         return error["code"] == "place_required" and error["field"] == "near"
+    if (query.get("lat") is None) != (query.get("lng") is None):  # "together or not at all"
+        return error["field"] in ("lat", "lng") and error["message"].startswith("Give both")
     if error["code"] in ("unknown_place", "ambiguous_place"):
         return True
     if error["field"] == "page" and error["message"].startswith(("There is only",

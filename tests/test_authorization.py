@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from directory.extensions import db
-from directory.models import Certification, JurisdictionRule
+from directory.models import Certification, JurisdictionRule, ScopeChange
 from directory.outbox import queue
 from tests import factories
 
@@ -70,6 +70,9 @@ ROUTES = {
     "admin.licences": ("GET", "/admin/licences", ADMIN),
     "admin.licence": ("GET", "/admin/licences/{listed_id}", ADMIN),
     "admin.send_mail_again": ("POST", "/admin/mail/{message_id}/send-again", ADMIN),
+    "admin.scope_changes_list": ("GET", "/admin/scope-changes", ADMIN),
+    "admin.scope_change_reviewed": ("POST", "/admin/scope-changes/{scope_change_id}/reviewed",
+                                    ADMIN),
     "bulk.index": ("GET", "/admin/bulk/", ADMIN),
     "bulk.confirm_import": ("POST", "/admin/bulk/import", ADMIN),
     "bulk.template": ("GET", "/admin/bulk/template.csv", ADMIN),
@@ -140,13 +143,17 @@ def scenario(app):
                                 permitted="yes", source_url="https://example.com/rule",
                                 reviewed_on=date(2026, 11, 1))
         db.session.add(rule)
+        db.session.flush()
+        change = ScopeChange(practitioner=listed, rule_id=rule.id, jurisdiction="US-CO",
+                             verdict_before="unknown", verdict_after="yes", reason="test")
+        db.session.add(change)
         message = queue("owner@example.com", "A message", "confirm", user=owner.user,
                         link="http://127.0.0.1:5000/", hours=72)
         message.status = "failed"
         db.session.commit()
         data = {"slug": owner.slug, "location_id": location.id, "cert_id": cert.id,
                 "public_code": code, "listed_id": listed.id, "program_id": program.id,
-                "rule_id": rule.id, "message_id": message.id}
+                "rule_id": rule.id, "message_id": message.id, "scope_change_id": change.id}
         db.session.remove()
     return data
 

@@ -758,12 +758,14 @@ def test_detail_shows_evidence_and_every_check(app, owner, admin, programs, cont
     shown = re.findall(r'<li class="check-(pass|warn|fail|none)">.*?<strong>(.*?)</strong>',
                        raw, re.S)
     assert [(s, html.unescape(n)) for s, n in shown] == expected
-    assert len(expected) == 9
+    assert len(expected) == 10
     assert {s for s, _ in expected} == {"pass", "warn", "fail", "none"}  # none: no issuer answer
     # Unrecognised program → fail; program hours unknown → warn; evidence → pass.
     assert ("fail", "Program recognised") in expected
     assert ("warn", "Hours cover the program level") in expected
     assert ("pass", "Evidence attached") in expected
+    # No practice location yet: nothing to compare the licence's place with.
+    assert ("none", "Practises where licensed") in expected
 
 
 def test_detail_of_a_missing_certification_is_404(admin):

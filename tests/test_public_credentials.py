@@ -65,11 +65,6 @@ def cert_cards(response) -> list[str]:
                       flags=re.S)
 
 
-def verdict_text(response) -> str | None:
-    match = re.search(r'<p class="verdict[^"]*">(.*?)</p>', body(response), flags=re.S)
-    return plain(match.group(1)) if match else None
-
-
 def lead(response) -> str:
     """The credential check's one-line answer."""
     return plain(section(response, r'<p class="lead">(.*?)</p>'))
@@ -318,71 +313,78 @@ def listed_slug(app, **profile) -> str:
         return factories.make_listed_practitioner(**profile).slug
 
 
-PHYSIO_COLORADO = ("Dry needling by physical therapists / physiotherapists in "
-                   "Colorado, United States: permitted")
+def verdict_panels(response) -> list[tuple[str, str]]:
+    """(verdict, text) of each "may they dry-needle here" panel of a profile."""
+    return [(verdict, plain(inner)) for verdict, inner in re.findall(
+        r'<div class="verdict[^"]*" data-verdict="(\w+)">(.*?)</div>', body(response), re.S)]
 
 
-@pytest.mark.parametrize(("profession", "region", "country", "sentence", "source"), [
-    ("physiotherapist", "US-CO", "US", PHYSIO_COLORADO, "https://www.pphc.co/resources"),
-    ("physiotherapist", "US-CA", "US", "Dry needling by physical therapists / physiotherapists "
-     "in California, United States: not permitted", "https://www.pphc.co/resources"),
-    ("physiotherapist", "US-PA", "US", "Dry needling by physical therapists / physiotherapists "
-     "in Pennsylvania, United States: unclear", "https://www.pphc.co/resources"),
-    ("myotherapist", "GB-WLS", "GB", "Dry needling by myotherapists in Wales, United Kingdom: "
-     "permitted",
+@pytest.mark.parametrize(("profession", "region", "country", "verdict", "sentence", "source"), [
+    ("physiotherapist", "US-CO", "US", "yes", "In Colorado, physical therapists may dry-needle "
+     "after at least 50 hours of training, 40 of them in person.",
+     "https://www.pphc.co/resources"),
+    ("physiotherapist", "US-CA", "US", "no", "In California, physical therapists may not "
+     "dry-needle.", "https://www.pphc.co/resources"),
+    ("physiotherapist", "US-PA", "US", "unclear", "In Pennsylvania, it is not yet clear whether "
+     "physical therapists may dry-needle: we do not show it as permitted.",
+     "https://www.pphc.co/resources"),
+    ("myotherapist", "GB-WLS", "GB", "yes", "In Wales, myotherapists may dry-needle once they "
+     "hold the registration or licence needed there.",
      "https://gcc-uk.org/gcc-news/news/entry/advice-for-chiropractors-using-acupuncture-in-wales"),
-    ("physiotherapist", None, "GB", "Dry needling by physical therapists / physiotherapists in "
-     "United Kingdom: permitted", "https://www.aacp.org.uk/page/24/aacp-training-overview"),
-    ("chiropractor", "US-TX", "US", "Dry needling by chiropractors in Texas, United States: "
-     "permitted", "https://integrative-archives.com/?p=16965"),
+    ("physiotherapist", None, "GB", "yes", "In the United Kingdom, physiotherapists may "
+     "dry-needle once they hold the registration or licence needed there.",
+     "https://www.aacp.org.uk/page/24/aacp-training-overview"),
+    ("chiropractor", "US-TX", "US", "yes", "In Texas, chiropractors may dry-needle after at "
+     "least 100 hours of training.", "https://integrative-archives.com/?p=16965"),
 ], ids=["US-CO physio", "US-CA physio", "US-PA physio", "GB-WLS any profession", "GB physio",
         "US-TX chiropractor"])
-def test_profile_states_the_rule_for_the_licence_place_with_its_source(
-        app, client, rules, profession, region, country, sentence, source):
+def test_without_a_location_the_profile_states_the_rule_of_the_licence_place(
+        app, client, rules, profession, region, country, verdict, sentence, source):
     slug = listed_slug(app, profession=profession, licence_region=region,
                        licence_country=country, licence_number="L-1")
     response = client.get(f"/p/{slug}")
-    verdict = verdict_text(response)
-    assert verdict is not None
-    assert verdict.startswith(sentence + " Source:"), verdict
-    assert f"Source: {source}, reviewed 1 Nov 2026." in verdict
+    [(shown, words)] = verdict_panels(response)
+    assert shown == verdict
+    assert words.startswith(sentence), words
+    assert f"Source: {source}" in words
+    assert "We last reviewed this rule on 1 Dec 2026" in words
     assert f'href="{html.escape(source)}"' in body(response)
 
 
 def test_a_profession_without_a_rule_is_unknown_never_permitted(app, client, rules):
     slug = listed_slug(app, profession="chiropractor", licence_region="US-CO",
                        licence_country="US", licence_number="DC-1")
-    verdict = verdict_text(client.get(f"/p/{slug}"))
-    assert verdict.startswith("Dry needling by chiropractors in Colorado, United States: unknown")
-    assert ": permitted" not in verdict
-    assert "Source:" not in verdict
-    assert "no rule on record" in verdict
+    [(verdict, words)] = verdict_panels(client.get(f"/p/{slug}"))
+    assert verdict == "unknown"
+    assert words.startswith("We have no rule on record for whether chiropractors may "
+                            "dry-needle in Colorado.")
+    assert "may dry-needle after" not in words and "Source:" not in words
 
 
 def test_the_most_specific_rule_wins_over_the_any_profession_rule(app, client, rules):
     """A Welsh physiotherapist falls under the Wales rule for every profession, not the GB one."""
     slug = listed_slug(app, profession="physiotherapist", licence_region="GB-WLS",
                        licence_country="GB", licence_number="PH-1")
-    verdict = verdict_text(client.get(f"/p/{slug}"))
-    assert verdict.startswith("Dry needling by physical therapists / physiotherapists in Wales, "
-                              "United Kingdom: permitted")
-    assert "gcc-uk.org" in verdict
+    [(verdict, words)] = verdict_panels(client.get(f"/p/{slug}"))
+    assert verdict == "yes" and words.startswith("In Wales, physiotherapists may dry-needle")
+    assert "gcc-uk.org" in words and "aacp.org.uk" not in words
 
 
 def test_without_rules_loaded_the_verdict_is_unknown(app, client):
     """Without any rules loaded, even Colorado physiotherapists are 'unknown'."""
     slug = listed_slug(app, profession="physiotherapist", licence_region="US-CO",
                        licence_country="US", licence_number="PT-1")
-    verdict = verdict_text(client.get(f"/p/{slug}"))
-    assert verdict.startswith("Dry needling by physical therapists / physiotherapists in "
-                              "Colorado, United States: unknown")
+    [(verdict, words)] = verdict_panels(client.get(f"/p/{slug}"))
+    assert verdict == "unknown"
+    assert words.startswith("We have no rule on record for whether physical therapists may "
+                            "dry-needle in Colorado.")
 
 
 def test_no_verdict_line_without_a_licence_place(app, client, rules):
     slug = listed_slug(app, profession="physiotherapist")
     response = client.get(f"/p/{slug}")
     assert response.status_code == 200
-    assert verdict_text(response) is None
+    assert verdict_panels(response) == []
 
 
 # --------------------------------------------------------------------------- 4. credential check

@@ -74,7 +74,9 @@ def rule_form(**changes) -> dict:
         "min_years_licensed": "", "exam_required": "unknown", "referral_required": "no",
         "other_requirements": "", "source_url": "https://example.gov/wy-board",
         "other_sources": "https://example.org/one\n\nhttps://example.org/one\nexample.net/two\n",
-        "reviewed_on": "2026-11-20",
+        "source_type": "secondary", "source_date": "", "registration_required": "unknown",
+        "patient_note": "", "pending_changes": "", "reviewed_on": "2026-11-20",
+        "review_due_on": "", "reason": "Read the board's page.",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -440,17 +442,19 @@ def test_a_retired_program_is_not_matched_from_a_typed_name(app, client, auth, a
 
 def test_the_rules_table_shows_readable_names_and_filters(client, admin, reference):
     body = page(client.get(RULES))
-    assert "40 rules" in body
+    assert "103 rules" in body
     assert "Colorado, United States" in body and "Wales, United Kingdom" in body
 
-    colorado = client.get(f"{RULES}?jurisdiction=US-CO")
+    assert "2 rules" in page(client.get(f"{RULES}?jurisdiction=US-CO"))  # PT and OT
+    colorado = client.get(f"{RULES}?jurisdiction=US-CO&profession=physiotherapist")
     assert "1 rule" in page(colorado)
     assert re.search(r'<tr id="rule-\d+">', colorado.get_data(as_text=True))
     row = table_row(colorado, re.search(r'<tr id="(rule-\d+)">',
                                         colorado.get_data(as_text=True)).group(1))
     assert row.startswith("US-CO Colorado, United States Physical therapist / physiotherapist "
                           "permitted 50 40")
-    assert "Source" in row and "1 Nov 2026" in row
+    assert "Source" in row and "secondary" in row and "1 Dec 2026" in row
+    assert row.endswith("1 Dec 2026 1 Dec 2027")  # reviewed, and due for review in 12 months
 
     us = page(client.get(f"{RULES}?jurisdiction=us"))
     assert "Colorado, United States" in us and "Ontario" not in us and "Wales" not in us
@@ -459,7 +463,7 @@ def test_the_rules_table_shows_readable_names_and_filters(client, admin, referen
     assert "1 rule" in any_profession and "Wales, United Kingdom" in any_profession
 
     chiro = page(client.get(f"{RULES}?jurisdiction=US&profession=chiropractor"))
-    assert "1 rule" in chiro and "Texas, United States" in chiro
+    assert "14 rules" in chiro and "Texas, United States" in chiro
 
 
 @pytest.mark.parametrize(("query", "field", "message"), [
@@ -493,7 +497,10 @@ def test_admin_adds_a_rule(app, client, admin):
         [event] = audit_events(app, "rule.created")
         assert event.actor_id == admin and event.subject_type == "jurisdiction_rules"
         assert event.detail == {"jurisdiction": "US-WY", "profession": "physiotherapist",
-                                "permitted": "yes"}
+                                "permitted": "yes", "reason": "Read the board's page.",
+                                "verdicts_changed": 0}
+        assert rule.review_due_on == date(2027, 11, 20)  # 12 months after the review
+        assert rule.admin_edited_at is not None
         rule_id = rule.id
     row = table_row(response, f"rule-{rule_id}")
     assert row.startswith("US-WY Wyoming, United States")
@@ -525,7 +532,9 @@ def test_admin_edits_a_rule_and_the_audit_names_the_changes(app, client, admin):
         [event] = audit_events(app, "rule.updated")
         assert event.actor_id == admin
         assert event.detail["fields"] == ["exam_required", "min_hours", "other_requirements",
-                                          "other_sources", "permitted", "reviewed_on"]
+                                          "other_sources", "permitted", "review_due_on",
+                                          "reviewed_on"]
+        assert event.detail["reason"] == "Read the board's page."
         assert event.detail["before"]["min_hours"] == 50.0
         assert event.detail["before"]["reviewed_on"] == "2026-11-01"
 
@@ -781,8 +790,8 @@ def test_start_up_seeds_only_an_empty_registry_and_never_undoes_admin_edits(app)
     from directory.models import JurisdictionRule, TrainingProgram
 
     with app.app_context():
-        added_programs, added_rules = seed_reference_data()
-        assert added_programs >= 20 and added_rules >= 38
+        seeded = seed_reference_data()
+        assert seeded.programs >= 20 and seeded.rules == 103
         program = db.session.scalar(select(TrainingProgram).where(
             TrainingProgram.key == "aamt-dn-1"))
         program.key = "aamt-dn-1-renamed"
@@ -791,10 +800,11 @@ def test_start_up_seeds_only_an_empty_registry_and_never_undoes_admin_edits(app)
         db.session.commit()
         count = db.session.scalar(select(func.count()).select_from(TrainingProgram))
 
-        assert seed_reference_data() == (0, 0)  # what a restart does
+        assert seed_reference_data().rules == 0  # what a restart does
         assert db.session.scalar(select(func.count()).select_from(TrainingProgram)) == count
         assert db.session.scalar(select(TrainingProgram).where(
             TrainingProgram.key == "aamt-dn-1")) is None
 
         # The explicit command adds what the data file has and the database lacks.
-        assert load_reference_data() == (1, 1)
+        loaded = load_reference_data()
+        assert (loaded.programs, loaded.rules, loaded.updated_rules) == (1, 1, 0)

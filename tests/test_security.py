@@ -38,7 +38,7 @@ from directory import create_app
 from directory.accounts.services import reset_token
 from directory.credentials import evidence
 from directory.extensions import db
-from directory.models import Certification, JurisdictionRule
+from directory.models import Certification, JurisdictionRule, ScopeChange
 from directory.models.base import utcnow
 from directory.outbox import queue
 from tests import factories
@@ -63,6 +63,7 @@ class World:
     program_id: int
     rule_id: int
     message_id: int  # a failed e-mail in the outbox
+    scope_change_id: int  # the owner's verdict, changed by the rule, for an administrator
     reset_token: str
     evidence_file: Path  # the pending certification's evidence file
     foreign_cert_id: int  # the other practitioner's certification from another organisation
@@ -97,6 +98,11 @@ def world(app) -> World:
                                 permitted="yes", source_url="https://example.com/rule",
                                 reviewed_on=date(2026, 11, 1))
         db.session.add(rule)
+        db.session.flush()
+        change = ScopeChange(practitioner=owner, rule_id=rule.id, jurisdiction="US-CO",
+                             verdict_before="unknown", verdict_after="yes",
+                             reason="Read the board's page.")
+        db.session.add(change)
         db.session.commit()
         factories.make_user("unconfirmed@example.com", confirmed=False)
         factories.make_program("retired-program", retired_at=utcnow())
@@ -111,7 +117,8 @@ def world(app) -> World:
             pending_id=pending.id, verified_code=verified.public_code,
             pending_code=pending.public_code, rejected_code=rejected.public_code,
             other_location_id=other_location.id, program_id=factories.test_program().id,
-            rule_id=rule.id, message_id=message.id, reset_token=token,
+            rule_id=rule.id, message_id=message.id, scope_change_id=change.id,
+            reset_token=token,
             evidence_file=evidence.path_of(pending.evidence_stored_name),
             foreign_cert_id=foreign.id)
         db.session.remove()
@@ -469,7 +476,7 @@ PAGES = [
     ("admin", "/admin/registry/programs/{program_id}/edit"), ("admin", "/admin/registry/rules"),
     ("admin", "/admin/registry/rules/{rule_id}/edit"),
     ("admin", "/admin/licences"), ("admin", "/admin/licences/{owner_id}"),
-    ("admin", "/admin/registry/issuers"),
+    ("admin", "/admin/registry/issuers"), ("admin", "/admin/scope-changes"),
     ("issuer", "/issuer/"), ("issuer", "/issuer/certifications/{pending_id}"),
     ("issuer", "/issuer/certifications/{cert_id}"),
 ]
@@ -589,7 +596,8 @@ def test_no_route_sends_anyone_off_site(app, world, clients, role):
     client = clients[role]
     ids = {"slug": world.slug, "location_id": world.other_location_id, "cert_id": world.cert_id,
            "public_code": world.verified_code, "listed_id": world.owner_id,
-           "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id}
+           "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id,
+           "scope_change_id": world.scope_change_id}
     logout = ("POST", "/account/logout")
     routes = [(method, template.format(**ids)) for method, template, _ in ROUTES.values()]
     for method, url in sorted(set(routes), key=lambda r: r == logout):  # log out last
@@ -650,7 +658,8 @@ def found_forms(app, world) -> dict[str, tuple[str, str, Form]]:
     ids = {"slug": world.slug, "location_id": world.location_id,
            "cert_id": world.pending_id, "public_code": world.verified_code,
            "listed_id": world.owner_id, "program_id": world.program_id,
-           "rule_id": world.rule_id, "message_id": world.message_id}
+           "rule_id": world.rule_id, "message_id": world.message_id,
+           "scope_change_id": world.scope_change_id}
     pages = [template.format(**ids) for method, template, _ in ROUTES.values()
              if method == "GET"]
     pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1",
@@ -734,6 +743,7 @@ def test_malformed_input_is_never_a_server_error(app, world, endpoint):
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     ids = {"cert_id": world.pending_id, "location_id": world.location_id,
            "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id,
+           "scope_change_id": world.scope_change_id,
            "token": world.reset_token, "practitioner_id": world.owner_id}
     url = rule.build({k: ids[k] for k in rule.arguments})[1]
     client = browser_as(app, role)

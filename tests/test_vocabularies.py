@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from directory.admin.routes import STATUS_TABS
 from directory.credentials import lifecycle
-from directory.credentials.rules import VERDICTS
+from directory.credentials.rules import UNKNOWN, VERDICTS
 from directory.extensions import db
 from directory.models import JurisdictionRule, OutboxMessage, PractitionerTag
 from directory.registry.forms import PERMITTED_LABELS
@@ -202,7 +202,7 @@ def test_only_the_admin_role_is_an_administrator(app_ctx):
 
 
 def test_every_permitted_value_has_a_verdict_and_a_choice_in_the_rule_form(app, client, auth):
-    assert set(VERDICTS) == set(Permitted)
+    assert set(VERDICTS) == set(Permitted) | {UNKNOWN}  # unknown: no rule governs
     assert set(PERMITTED_LABELS) == set(Permitted)
     with app.app_context():
         email = factories.make_admin().email

@@ -9,11 +9,19 @@ from flask_login import current_user
 from sqlalchemy import case, func, select
 
 from directory.admin.forms import DECISIONS, AuditFilterForm, DecisionForm, SendAgainForm
-from directory.credentials import checks, lifecycle, services
-from directory.credentials.rules import verdict_for
+from directory.credentials import checks, lifecycle, scope_changes, services
+from directory.credentials.rules import due_for_review_clause, scopes_for
 from directory.extensions import db
 from directory.forms import submitted_version
-from directory.models import AuditEvent, Certification, Practitioner, TrainingProgram, User
+from directory.models import (
+    AuditEvent,
+    Certification,
+    JurisdictionRule,
+    Practitioner,
+    TrainingProgram,
+    User,
+)
+from directory.models.base import utcnow
 from directory.models.issuer import confirmed_clause
 from directory.security import admin_required
 from directory.vocab import CertStatus, OutboxStatus, Role
@@ -35,6 +43,10 @@ def index():
         "Certifications waiting for review": db.session.scalar(
             select(func.count()).select_from(Certification)
             .where(Certification.status == CertStatus.PENDING)),
+        "Verdict changes waiting for review": scope_changes.open_count(),
+        "Jurisdiction rules due for review": db.session.scalar(
+            select(func.count()).select_from(JurisdictionRule)
+            .where(due_for_review_clause(utcnow().date()))),
     }
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20)).all()
@@ -116,7 +128,7 @@ def certification(cert_id: int):
               "decision left to take on it.", "error")
     return render_template("admin/certification.html", cert=cert, form=form, actions=actions,
                            decisions=DECISIONS, checks=checks.run_checks(cert),
-                           labels=lifecycle.STATUS_LABELS, verdict=verdict_for(cert.practitioner))
+                           labels=lifecycle.STATUS_LABELS, scopes=scopes_for(cert.practitioner))
 
 
 @bp.route("/audit")
@@ -191,3 +203,4 @@ def send_mail_again(message_id: int):
 
 
 from directory.admin import licences as _licences  # noqa: E402,F401  (its routes join bp)
+from directory.admin import scope as _scope  # noqa: E402,F401  (its routes join bp)

@@ -76,6 +76,30 @@ def openapi_document(server: str) -> dict:
                                "from its roster)."},
         },
     }
+    scope = {
+        "type": ["object", "null"],
+        "description": "Whether the profession may dry-needle where the location is (the "
+                       "practice location's jurisdiction; null without a profession).",
+        "required": ["verdict", "jurisdiction", "profession", "summary", "source_url",
+                     "source_type", "reviewed_on"],
+        "properties": {
+            "verdict": {"type": "string", "enum": ["yes", "no", "unclear", "unknown"],
+                        "description": "unknown: no rule on record (never read it as yes); "
+                                       "unclear is never permitted."},
+            "jurisdiction": {"type": "string",
+                             "description": "ISO 3166-2 region or ISO 3166-1 country"},
+            "profession": {"type": "string"},
+            "summary": {"type": "string", "description": "The verdict in plain words."},
+            "source_url": NULLABLE_STRING,
+            "source_type": {"type": ["string", "null"], "enum": ["primary", "secondary", None],
+                            "description": "primary: statute, regulation, regulator, court or "
+                                           "attorney-general; secondary: reported by others, "
+                                           "not yet confirmed with the regulator."},
+            "reviewed_on": {**NULLABLE_STRING, "format": "date"},
+            "regulator_url": {**NULLABLE_STRING,
+                              "description": "Where there is no rule: the regulator's register."},
+        },
+    }
     item = {
         "type": "object",
         "required": ["id", "name", "profession", "url", "distance_km", "location",
@@ -86,6 +110,7 @@ def openapi_document(server: str) -> dict:
             "url": {"type": "string", "format": "uri"},
             "distance_km": {"type": "number", "minimum": 0},
             "location": {"$ref": "#/components/schemas/Location"},
+            "scope": {"$ref": "#/components/schemas/Scope"},
             "certifications": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Certification"}},
             "demo": {"type": "boolean", "description": "Demo data, not a real practitioner."},
@@ -141,14 +166,13 @@ def openapi_document(server: str) -> dict:
             "techniques": {"type": "array", "items": {"type": "string"}},
             "conditions": {"type": "array", "items": {"type": "string"}},
             "demo": {"type": "boolean"},
-            "locations": {"type": "array", "items": {"$ref": "#/components/schemas/Location"}},
+            "locations": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/Location"},
+                {"type": "object", "properties": {
+                    "scope": {"$ref": "#/components/schemas/Scope"}}}]}},
             "certifications": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Certification"}},
-            "jurisdiction": {"type": ["object", "null"], "properties": {
-                "verdict": {"type": "string",
-                            "enum": ["permitted", "not permitted", "unclear", "unknown"]},
-                "sentence": {"type": "string"},
-                "source_url": NULLABLE_STRING, "reviewed_on": NULLABLE_STRING}},
+            "scope": {"$ref": "#/components/schemas/Scope"},
         },
     }
     error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -227,6 +251,6 @@ def openapi_document(server: str) -> dict:
         "components": {"schemas": {
             "Error": error, "Place": place, "Location": location,
             "Certification": certification, "Item": item, "SearchResults": search,
-            "Practitioner": practitioner,
+            "Practitioner": practitioner, "Scope": scope,
         }},
     }

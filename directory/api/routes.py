@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from directory import geo, listing
 from directory.api.openapi import openapi_document
-from directory.credentials.rules import verdict_for
+from directory.credentials.rules import scopes_for
 from directory.extensions import csrf, db
 from directory.licences import services as licence_services
 from directory.links import absolute_url, site_root
@@ -112,6 +112,7 @@ def practitioners():
             "url": absolute_url("public.practitioner", slug=h.practitioner.slug),
             "distance_km": round(h.distance_km, 3),
             "location": location_json(h.location),
+            "scope": h.scope.as_json() if h.scope else None,
             "certifications": [certification_json(c, confirmed) for c in h.certifications],
             "demo": h.practitioner.is_demo,
         } for h in results.hits],
@@ -126,7 +127,7 @@ def practitioner(practitioner_id: int):
                                                      listing.listed_clause()))
     if p is None:
         return error("No listed practitioner has that id.", None, code="not_found", status=404)
-    verdict = verdict_for(p)
+    scopes = {scope.jurisdiction: scope for scope in scopes_for(p)}
     certs = listing.shown_certifications(p)
     confirmed = confirmed_ids(c.id for c in certs)
     return jsonify(
@@ -134,15 +135,14 @@ def practitioner(practitioner_id: int):
         url=absolute_url("public.practitioner", slug=p.slug),
         accepting_new_patients=p.accepting_new_patients, languages=p.languages,
         techniques=p.techniques, conditions=p.conditions, demo=p.is_demo,
-        locations=[location_json(loc) for loc in p.locations],
+        locations=[{**location_json(loc), "scope": scope.as_json() if (
+            scope := scopes.get(loc.region_code or loc.country)) else None}
+            for loc in p.locations],
         licence=licence_services.licence_record(p),
         certifications=[certification_json(c, confirmed) for c in certs],
-        jurisdiction=None if verdict is None else {
-            "verdict": verdict.status, "sentence": verdict.sentence,
-            "source_url": verdict.rule.source_url if verdict.rule else None,
-            "reviewed_on": verdict.rule.reviewed_on.isoformat()
-            if verdict.rule and verdict.rule.reviewed_on else None,
-        },
+        # Where they practise first (each location carries its own); the licence's place
+        # when no location is given.
+        scope=next(iter(scopes.values())).as_json() if scopes else None,
     )
 
 

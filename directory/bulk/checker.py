@@ -139,7 +139,8 @@ class Checker:
                           v["wheelchair_accessible"], False)
 
         country = self._country(v["country"], "country", fail)
-        lat, lng, precision = self._coordinates(v, country, number, fail, rule, warnings)
+        lat, lng, precision, placed_region = self._coordinates(v, country, number, fail, rule,
+                                                               warnings)
 
         program, program_problem = self._program(v["program"]) if v["program"] else (None, None)
         if program_problem:
@@ -183,6 +184,7 @@ class Checker:
                 "clinic_name": v["clinic_name"], "street": v["street"], "city": v["city"],
                 "region": v["region"], "postcode": v["postcode"], "country": country,
                 "lat": lat, "lng": lng, "geo_precision": precision,
+                "region_code": vocab.location_region(country, v["region"], placed_region),
                 "wheelchair_accessible": wheelchair,
             },
             certification={
@@ -224,19 +226,21 @@ class Checker:
         return self._language_cache[key]
 
     def _coordinates(self, v: dict[str, str], country: str | None, number: int, fail, rule,
-                     warnings: list[RowError]) -> tuple[float | None, float | None, str | None]:
-        """lat and lng when given, else the offline gazetteer's place for the address."""
+                     warnings: list[RowError]
+                     ) -> tuple[float | None, float | None, str | None, str | None]:
+        """lat and lng when given, else the offline gazetteer's place for the address; and the
+        region the gazetteer placed it in."""
         if v["lat"] or v["lng"]:
             if not (v["lat"] and v["lng"]):
                 fail("lng" if v["lat"] else "lat", "Give both lat and lng, or neither.")
-                return None, None, None
+                return None, None, None, None
             lat = rule("lat", field_rules.decimal, v["lat"], field_rules.LATITUDE)
             lng = rule("lng", field_rules.decimal, v["lng"], field_rules.LONGITUDE)
             if lat is None or lng is None:
-                return None, None, None
-            return lat, lng, GeoPrecision.EXACT
+                return None, None, None, None
+            return lat, lng, GeoPrecision.EXACT, None
         if country is None or not v["city"]:
-            return None, None, None
+            return None, None, None, None
         key = (v["city"].casefold(), v["region"].casefold(), v["postcode"].casefold(), country)
         if key not in self._place_cache:
             self._place_cache[key] = geo.geocode_location(
@@ -248,8 +252,8 @@ class Checker:
                                      "on the map from its postcode or town: the profile will "
                                      "be listed but not found by a search near a place until "
                                      "the location is corrected (or give lat and lng)."))
-            return None, None, None
-        return place.lat, place.lng, place.precision
+            return None, None, None, None
+        return place.lat, place.lng, place.precision, place.region
 
     def _program(self, text: str) -> tuple[TrainingProgram | None, str | None]:
         """The recognised program a key or name refers to, or why there is none."""

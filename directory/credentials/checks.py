@@ -9,11 +9,17 @@ from sqlalchemy import func, select
 
 from directory import field_rules, listing
 from directory.credentials.matching import AUTO_MATCH
-from directory.credentials.rules import jurisdiction_label, rule_for
+from directory.credentials.rules import (
+    Scope,
+    jurisdiction_label,
+    practice_jurisdictions,
+    scopes_for,
+)
 from directory.dates import format_date
 from directory.extensions import db
-from directory.models import Certification, JurisdictionRule
+from directory.models import Certification
 from directory.models.base import utcnow
+from directory.vocab import Permitted, SourceType
 
 
 @dataclass(frozen=True)
@@ -58,45 +64,85 @@ def program_hours(cert: Certification) -> Check:
     return Check(name, "fail", f"{_hours(cert.hours)} < the program's {_hours(program.hours)}.")
 
 
-def jurisdiction_hours(cert: Certification, rule: JurisdictionRule | None) -> Check:
+def jurisdiction_hours(cert: Certification, scopes: list[Scope]) -> Check:
+    """The training against the minimum of each place of practice's rule."""
     name = "Hours meet the jurisdiction's minimum"
-    if rule is None:
+    if not scopes or all(s.rule is None for s in scopes):
         return Check(name, "warn", "No rule on record for this profession and jurisdiction.")
-    where = jurisdiction_label(rule.jurisdiction)
-    shortfalls, unknown = [], []
-    for label, have, need in (
-        ("total hours", cert.hours, rule.min_hours),
-        ("in-person hours", cert.in_person_hours, rule.min_in_person_hours),
-        ("supervised sessions", cert.supervised_sessions, rule.min_supervised_sessions),
-    ):
-        if need is None:
+    fails, warns, passes = [], [], []
+    for scope in scopes:
+        rule = scope.rule
+        if rule is None:
+            warns.append(f"{jurisdiction_label(scope.jurisdiction)}: no rule on record.")
             continue
-        if have is None:
-            unknown.append(f"{label} (minimum {need:g})")
-        elif have < need:
-            shortfalls.append(f"{label} {have:g} < {need:g}")
-    if shortfalls:
-        return Check(name, "fail", f"{where}: " + "; ".join(shortfalls) + ".")
-    if unknown:
-        return Check(name, "warn", f"{where} requires " + ", ".join(unknown) + "; not given.")
-    if rule.min_hours is None and rule.min_in_person_hours is None:
-        return Check(name, "pass", f"{where} sets no minimum hours.")
-    return Check(name, "pass", f"Meets {where}'s minimum.")
+        where = jurisdiction_label(scope.jurisdiction)
+        shortfalls, unknown = [], []
+        for label, have, need in (
+            ("total hours", cert.hours, rule.min_hours),
+            ("in-person hours", cert.in_person_hours, rule.min_in_person_hours),
+            ("supervised sessions", cert.supervised_sessions, rule.min_supervised_sessions),
+        ):
+            if need is None:
+                continue
+            if have is None:
+                unknown.append(f"{label} (minimum {need:g})")
+            elif have < need:
+                shortfalls.append(f"{label} {have:g} < {need:g}")
+        if shortfalls:
+            fails.append(f"{where}: " + "; ".join(shortfalls) + ".")
+        elif unknown:
+            warns.append(f"{where} requires " + ", ".join(unknown) + "; not given.")
+        elif rule.min_hours is None and rule.min_in_person_hours is None:
+            passes.append(f"{where} sets no minimum hours.")
+        else:
+            passes.append(f"Meets {where}'s minimum.")
+    status = "fail" if fails else "warn" if warns else "pass"
+    return Check(name, status, " ".join(fails + warns + passes))
 
 
-def profession_permitted(cert: Certification, rule: JurisdictionRule | None) -> Check:
+def profession_permitted(cert: Certification, scopes: list[Scope]) -> Check:
+    """The profession's verdict in each place the practitioner practises."""
     name = "Profession may dry-needle there"
     p = cert.practitioner
-    if not p.profession or not p.licence_country:
-        return Check(name, "warn", "The profile gives no profession or licence jurisdiction.")
-    if rule is None:
-        return Check(name, "warn", "No rule on record: permission unknown.")
-    where = jurisdiction_label(rule.jurisdiction)
-    if rule.permitted == "yes":
-        return Check(name, "pass", f"Permitted in {where}.")
-    if rule.permitted == "no":
-        return Check(name, "fail", f"Not permitted in {where}.")
-    return Check(name, "warn", f"Unclear in {where}: {rule.other_requirements or 'see source'}.")
+    if not p.profession or not scopes:
+        return Check(name, "warn", "The profile gives no profession or place of practice.")
+    said, worst = [], "pass"
+    for scope in scopes:
+        where = jurisdiction_label(scope.jurisdiction)
+        if scope.verdict == Permitted.YES:
+            said.append(f"Permitted in {where}" + (
+                "" if scope.rule.source_type == SourceType.PRIMARY
+                else " (secondary sources only)") + ".")
+        elif scope.verdict == Permitted.NO:
+            said.append(f"Not permitted in {where}.")
+            worst = "fail"
+        elif scope.verdict == Permitted.UNCLEAR:
+            said.append(f"Unclear in {where}: {scope.rule.other_requirements or 'see source'}.")
+            worst = worst if worst == "fail" else "warn"
+        else:
+            said.append(f"No rule on record for {where}: permission unknown.")
+            worst = worst if worst == "fail" else "warn"
+    return Check(name, worst, " ".join(said))
+
+
+def practice_matches_licence(cert: Certification) -> Check:
+    """A licence usually holds only where it was issued: practising elsewhere needs a look."""
+    name = "Practises where licensed"
+    p = cert.practitioner
+    if not p.licence_country:
+        return Check(name, "warn", "The profile gives no licence jurisdiction.")
+    licensed = p.licence_region or p.licence_country
+    if not any(loc.country for loc in p.locations):
+        return Check(name, "none", f"Licensed in {jurisdiction_label(licensed)}; no practice "
+                     "location yet to compare.")
+    elsewhere = sorted({region or country for region, country in practice_jurisdictions(p)
+                        if country != p.licence_country
+                        or (p.licence_region and region and region != p.licence_region)})
+    if elsewhere:
+        return Check(name, "warn", f"Licensed in {jurisdiction_label(licensed)} but practises in "
+                     + ", ".join(jurisdiction_label(j) for j in elsewhere)
+                     + ": check a licence there.")
+    return Check(name, "pass", f"Licensed in {jurisdiction_label(licensed)}, where they practise.")
 
 
 def completed_in_past(cert: Certification, today: date) -> Check:
@@ -160,10 +206,10 @@ def confirmed_by_issuer(cert: Certification) -> Check:
 def run_checks(cert: Certification, today: date | None = None) -> list[Check]:
     """Every automatic check, in the order the administrator reads them."""
     today = today or utcnow().date()
-    p = cert.practitioner
-    rule = rule_for(p.licence_region, p.licence_country, p.profession)  # looked up once
+    scopes = scopes_for(cert.practitioner)  # looked up once
     return [
-        program_recognised(cert), program_hours(cert), jurisdiction_hours(cert, rule),
-        profession_permitted(cert, rule), completed_in_past(cert, today), not_expired(cert, today),
+        program_recognised(cert), program_hours(cert), jurisdiction_hours(cert, scopes),
+        profession_permitted(cert, scopes), practice_matches_licence(cert),
+        completed_in_past(cert, today), not_expired(cert, today),
         certificate_number_unique(cert), evidence_present(cert), confirmed_by_issuer(cert),
     ]

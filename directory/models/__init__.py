@@ -5,6 +5,7 @@ from directory.models.credential import (
     Certification,
     JurisdictionRule,
     ProgramAlias,
+    ScopeChange,
     TrainingProgram,
 )
 from directory.models.issuer import Issuer, IssuerConfirmation, issuer_of
@@ -19,5 +20,5 @@ __all__ = [
     "AuditEvent", "Certification", "Issuer", "IssuerConfirmation", "JurisdictionRule", "Licence",
     "NppesFile", "NppesProvider",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
-    "TrainingProgram", "User", "UserSession", "issuer_of", "record",
+    "ScopeChange", "TrainingProgram", "User", "UserSession", "issuer_of", "record",
 ]

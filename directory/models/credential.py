@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from directory.models.base import TimestampMixin, db
 from directory.models.practitioner import Practitioner
 from directory.models.user import User
-from directory.vocab import CertStatus, Permitted, check_in
+from directory.vocab import CertStatus, Permitted, SourceType, check_in
 
 if TYPE_CHECKING:
     from directory.models.issuer import IssuerConfirmation
@@ -138,6 +138,7 @@ class JurisdictionRule(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("jurisdiction", "profession", name="jurisdiction_profession"),
         CheckConstraint(check_in("permitted", Permitted), name="permitted"),
+        CheckConstraint(check_in("source_type", SourceType), name="source_type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,11 +151,49 @@ class JurisdictionRule(TimestampMixin, db.Model):
     min_years_licensed: Mapped[float | None]
     exam_required: Mapped[bool | None]
     referral_required: Mapped[bool | None]
+    registration_required: Mapped[bool | None]
+    # The shorthand administrators read; patients read the plain sentence built from the fields
+    # above (directory.credentials.rules.plain_conditions) and this note, written for them.
     other_requirements: Mapped[str] = mapped_column(Text, default="")
+    patient_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     source_url: Mapped[str] = mapped_column(String(500))
     other_sources: Mapped[list[str]] = mapped_column(JSON, default=list,
                                                       server_default=text("'[]'"))
+    # "primary" (statute, regulation, regulator, court, attorney-general) when at least one
+    # source is; else "secondary" (course provider, association, news): said to patients.
+    source_type: Mapped[str] = mapped_column(String(10), default=SourceType.SECONDARY.value,
+                                             server_default=SourceType.SECONDARY.value)
+    source_date: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    pending_changes: Mapped[str] = mapped_column(Text, default="", server_default="")
     reviewed_on: Mapped[date | None]
+    review_due_on: Mapped[date | None] = mapped_column(index=True)
+    # Set when an administrator creates or edits the rule: `reference load` never overwrites it.
+    admin_edited_at: Mapped[datetime | None]
+    # The digest of the data file's row as last loaded (directory.credentials.reference).
+    data_digest: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"<JurisdictionRule {self.jurisdiction} {self.profession}>"
+
+
+class ScopeChange(TimestampMixin, db.Model):
+    """A practitioner whose dry-needling verdict changed when a rule was edited or loaded: open
+    until an administrator has looked at the practitioner again (/admin/scope-changes)."""
+
+    __tablename__ = "scope_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jurisdiction_rules.id", ondelete="SET NULL"))
+    jurisdiction: Mapped[str] = mapped_column(String(10))
+    verdict_before: Mapped[str] = mapped_column(String(10))
+    verdict_after: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    practitioner: Mapped[Practitioner] = relationship()
+    rule: Mapped[JurisdictionRule | None] = relationship()
+    resolved_by: Mapped[User | None] = relationship()

@@ -124,7 +124,10 @@ class PracticeLocation(TimestampMixin, db.Model):
         # the index also holds the practitioner and the copies the listing rule and the order
         # by name need (the box holds a few hundred rows at a city centre).
         Index("ix_practice_locations_lat_lng", "lat", "lng", "practitioner_id",
-              "practitioner_listed_until", "practitioner_attested_at", "practitioner_name"),
+              "practitioner_listed_until", "practitioner_attested_at", "practitioner_name",
+              "scope_verdict"),
+        # The locations of a country or region, whose verdicts a rule there changes.
+        Index("ix_practice_locations_country_region_code", "country", "region_code"),
         CheckConstraint("geo_precision IS NULL OR " + check_in("geo_precision", GeoPrecision),
                         name="geo_precision"),
         CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
@@ -141,6 +144,9 @@ class PracticeLocation(TimestampMixin, db.Model):
     region: Mapped[str] = mapped_column(String(100), default="")
     postcode: Mapped[str] = mapped_column(String(20), default="")
     country: Mapped[str] = mapped_column(String(2))
+    # The region as an ISO 3166-2 code ("US-CO"), set when the location is geocoded: the
+    # jurisdiction whose dry-needling rule governs what is done here (None: only the country's).
+    region_code: Mapped[str | None] = mapped_column(String(10))
     lat: Mapped[float | None]
     lng: Mapped[float | None]
     geo_precision: Mapped[str | None] = mapped_column(String(10))
@@ -152,6 +158,10 @@ class PracticeLocation(TimestampMixin, db.Model):
     practitioner_listed_until: Mapped[date | None]
     practitioner_attested_at: Mapped[datetime | None]
     practitioner_name: Mapped[str | None] = mapped_column(String(120))
+    # Whether the practitioner's profession may dry-needle here ("yes", "no", "unclear",
+    # "unknown"; NULL without a profession), kept by directory.listing like the copies above,
+    # for the search's default "not permitted there" filter (directory.search.filters).
+    scope_verdict: Mapped[str | None] = mapped_column(String(10))
 
     practitioner: Mapped[Practitioner] = relationship(back_populates="locations")
 

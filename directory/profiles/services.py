@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory import geo, listing, outbox
+from directory import geo, listing, outbox, vocab
 from directory.extensions import db
 from directory.licences import nppes
 from directory.licences import services as licence_services
@@ -133,6 +133,8 @@ def geocode(location: PracticeLocation) -> geo.Place | None:
     else:
         location.lat, location.lng = place.lat, place.lng
         location.geo_precision = place.precision
+    location.region_code = vocab.location_region(location.country, location.region,
+                                                 place.region if place else None)
     return place
 
 

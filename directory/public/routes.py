@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from directory import listing
-from directory.credentials.rules import verdict_for
+from directory.credentials.rules import scopes_for
 from directory.extensions import db, limiter
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
@@ -42,7 +42,7 @@ def practitioner(slug: str):
     if p is None or not listing.can_view(p, current_user):
         abort(404)
     return render_template("public/practitioner.html", p=p, listed=listing.is_listed(p),
-                           certs=listing.shown_certifications(p), verdict=verdict_for(p))
+                           certs=listing.shown_certifications(p), scopes=scopes_for(p))
 
 
 @bp.route("/verify", methods=["GET"])

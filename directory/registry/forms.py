@@ -25,12 +25,20 @@ from wtforms.validators import (
 )
 
 from directory import field_rules, vocab
-from directory.credentials.rules import jurisdiction_label
+from directory.credentials.rules import (
+    PENDING_REVIEW_MONTHS,
+    REVIEW_MONTHS,
+    jurisdiction_label,
+    normalise_jurisdiction,
+)
 from directory.forms import BaseForm, StrippedStringField, WebAddressField, http_url
 from directory.registry import services
-from directory.vocab import Permitted
+from directory.vocab import Permitted, SourceType
 
 TRISTATE = {"unknown": "Unknown", "yes": "Yes", "no": "No"}
+SOURCE_TYPE_LABELS: dict[SourceType, str] = {
+    SourceType.PRIMARY: "Primary: the law or the regulator",
+    SourceType.SECONDARY: "Secondary: reported by others"}
 PERMITTED_LABELS: dict[Permitted, str] = {Permitted.YES: "Yes: permitted",
                                           Permitted.NO: "No: not permitted",
                                           Permitted.UNCLEAR: "Unclear"}
@@ -79,6 +87,11 @@ def url_problem(value: str) -> str | None:
 
 def _upper(value):
     return value.upper() if isinstance(value, str) else value
+
+
+def _country_wide(value):
+    """ "US-*" (every state, as the research writes it) is the country's rule: "US"."""
+    return normalise_jurisdiction(value) if isinstance(value, str) and value else value
 
 
 class _OneMessage:
@@ -217,10 +230,10 @@ class RuleForm(BaseForm):
     """Whether a profession may dry-needle in a jurisdiction, the minimums, and the source."""
 
     jurisdiction = StrippedStringField(
-        "Jurisdiction", filters=[_upper], validators=[
+        "Jurisdiction", filters=[_upper, _country_wide], validators=[
             DataRequired("Enter the jurisdiction.")],
-        description="A country code such as US or GB, or an ISO 3166-2 code such as US-CO, "
-                    "CA-ON or GB-WLS.")
+        description="A country code such as US or GB (US-* means the same: every US state), "
+                    "or an ISO 3166-2 code such as US-CO, CA-ON or GB-WLS.")
     profession = SelectField("Profession", choices={"": "Choose a profession",
                                                     **RULE_PROFESSIONS},
                              validators=[InputRequired("Choose a profession.")],
@@ -244,14 +257,42 @@ class RuleForm(BaseForm):
                                 invalid_choice_message="Choose yes, no or unknown.")
     referral_required = SelectField("Referral required", choices=TRISTATE, default="unknown",
                                     invalid_choice_message="Choose yes, no or unknown.")
-    other_requirements = TextAreaField("Other requirements", validators=[Length(max=5000)])
+    registration_required = SelectField(
+        "Registration with the regulator required", choices=TRISTATE, default="unknown",
+        invalid_choice_message="Choose yes, no or unknown.",
+        description="A roster, endorsement, authorisation, attestation or licence to needle.")
+    other_requirements = TextAreaField("Other requirements (shorthand for administrators)",
+                                       validators=[Length(max=5000)])
+    patient_note = TextAreaField(
+        "Note for patients", validators=[Length(max=1000)],
+        description="Plain words, shown on profiles after the verdict: limits the numbers "
+                    "above do not say (\"Only for the hand, wrist, elbow and shoulder.\").")
     source_url = WebAddressField("Source address", validators=[
         DataRequired("Enter the address of the source."), Length(max=URL_MAX), http_url])
     other_sources = TextAreaField("Other sources", validators=[Length(max=5000)],
                                   description="One web address per line.")
+    source_type = SelectField(
+        "Strongest source", choices=SOURCE_TYPE_LABELS, default=SourceType.SECONDARY,
+        invalid_choice_message="Choose primary or secondary.",
+        description="Primary: statute, regulation, regulator, court or attorney-general text. "
+                    "Patients are told when a verdict rests on secondary sources only.")
+    source_date = StrippedStringField("Date of the source", validators=[Length(max=100)],
+                                      description="As the source gives it: 2024, c. 2023, "
+                                                  "2014; 2016.")
+    pending_changes = TextAreaField(
+        "Pending changes", validators=[Length(max=2000)],
+        description="A law or rule that is changing: the rule is then due for review in "
+                    f"{PENDING_REVIEW_MONTHS} months instead of {REVIEW_MONTHS}.")
     reviewed_on = DateField("Date reviewed", validators=[
         InputRequired("Enter the date the source was reviewed.")],
         invalid_value_message="Enter a date like 2026-11-22.")
+    review_due_on = DateField(
+        "Review due", validators=[Optional()], invalid_value_message="Enter a date like "
+        "2027-11-22.", description="Leave empty for the default: 12 months after the review "
+                                   "(3 with pending changes).")
+    reason = TextAreaField("Why this change", validators=[
+        DataRequired("Say why: it is kept in the audit log."), Length(max=1000)],
+        description="Kept in the audit log with your name and the time.")
     submit = SubmitField("Save rule")
 
     def __init__(self, *args, rule_id: int | None = None, **kwargs) -> None:
@@ -264,6 +305,7 @@ class RuleForm(BaseForm):
         data = {key: getattr(rule, key) for key in services.RULE_FIELDS}
         data.update(exam_required=tristate_choice(rule.exam_required),
                     referral_required=tristate_choice(rule.referral_required),
+                    registration_required=tristate_choice(rule.registration_required),
                     other_sources="\n".join(rule.other_sources or []))
         return data
 
@@ -319,10 +361,15 @@ class RuleForm(BaseForm):
             "min_years_licensed": self.min_years_licensed.number(),
             "exam_required": tristate(self.exam_required.data),
             "referral_required": tristate(self.referral_required.data),
+            "registration_required": tristate(self.registration_required.data),
             "other_requirements": (self.other_requirements.data or "").strip(),
+            "patient_note": (self.patient_note.data or "").strip(),
             "source_url": self.source_url.data,
             "other_sources": [web_address(line) for line in lines(self.other_sources.data)],
-            "reviewed_on": self.reviewed_on.data,
+            "source_type": self.source_type.data,
+            "source_date": self.source_date.data or "",
+            "pending_changes": (self.pending_changes.data or "").strip(),
+            "reviewed_on": self.reviewed_on.data, "review_due_on": self.review_due_on.data,
         }
 
 

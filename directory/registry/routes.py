@@ -5,10 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from directory.credentials.rules import VERDICTS, jurisdiction_label
+from directory.credentials.rules import (
+    VERDICTS,
+    is_due_for_review,
+    jurisdiction_label,
+    scope_of,
+)
 from directory.extensions import db
 from directory.issuers import services as issuer_services
 from directory.models import JurisdictionRule, TrainingProgram
+from directory.models.base import utcnow
 from directory.registry import services
 from directory.registry.forms import (
     RULE_PROFESSIONS,
@@ -118,6 +124,15 @@ def _rule_name(rule: JurisdictionRule) -> str:
     return f"{jurisdiction_label(rule.jurisdiction)} ({profession})"
 
 
+def _changed(rule: JurisdictionRule) -> str:
+    """ " 3 practitioners' verdicts changed: see Verdict changes." after a save."""
+    n = getattr(rule, "verdicts_changed", 0)
+    if not n:
+        return ""
+    return (f" {n} practitioner verdict{'' if n == 1 else 's'} changed: they wait under "
+            "Verdict changes.")
+
+
 @bp.route("/rules")
 @admin_required
 def rules():
@@ -129,7 +144,8 @@ def rules():
         found = []
     return render_template("registry/rules.html", form=form, rules=found,
                            label=jurisdiction_label, professions=RULE_PROFESSIONS,
-                           verdicts=VERDICTS)
+                           verdicts=VERDICTS,
+                           due=lambda rule: is_due_for_review(rule, utcnow().date()))
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
@@ -139,11 +155,11 @@ def new_rule():
     form = RuleForm()
     if form.validate_on_submit():
         try:
-            rule = services.create_rule(current_user, form.values())
+            rule = services.create_rule(current_user, form.values(), form.reason.data)
         except services.DuplicateError as exc:
             form.jurisdiction.errors.append(str(exc))
         else:
-            flash(f"Rule for {_rule_name(rule)} added.", "success")
+            flash(f"Rule for {_rule_name(rule)} added.{_changed(rule)}", "success")
             return redirect(url_for("registry.rules", jurisdiction=rule.jurisdiction))
     return render_template("registry/rule_form.html", form=form, rule=None,
                            label=jurisdiction_label, professions=RULE_PROFESSIONS)
@@ -157,14 +173,15 @@ def edit_rule(rule_id: int):
     form = RuleForm(data=RuleForm.data_from(rule), rule_id=rule.id)
     if form.validate_on_submit():
         try:
-            services.update_rule(rule, current_user, form.values())
+            services.update_rule(rule, current_user, form.values(), form.reason.data)
         except services.DuplicateError as exc:
             form.jurisdiction.errors.append(str(exc))
         else:
-            flash(f"Rule for {_rule_name(rule)} saved.", "success")
+            flash(f"Rule for {_rule_name(rule)} saved.{_changed(rule)}", "success")
             return redirect(url_for("registry.rules", jurisdiction=rule.jurisdiction))
     return render_template("registry/rule_form.html", form=form, rule=rule,
-                           label=jurisdiction_label, professions=RULE_PROFESSIONS)
+                           label=jurisdiction_label, professions=RULE_PROFESSIONS,
+                           plain=lambda r: scope_of(r, r.jurisdiction, r.profession).summary)
 
 
 # --------------------------------------------------------------------------- issuer accounts

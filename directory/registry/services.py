@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from directory.credentials import scope_changes
+from directory.credentials.rules import RULE_FIELDS, normalise_jurisdiction, review_due
 from directory.extensions import db
 from directory.models import (
     Certification,
@@ -21,13 +23,11 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
+from directory.vocab import SourceType
 
 PROGRAM_FIELDS = ("key", "organisation", "organisation_acronym", "name", "level", "country",
                   "hours", "in_person_hours", "exam", "website", "source_url", "notes")
-RULE_FIELDS = ("jurisdiction", "profession", "permitted", "min_hours", "min_in_person_hours",
-               "min_supervised_sessions", "min_years_licensed", "exam_required",
-               "referral_required", "other_requirements", "source_url", "other_sources",
-               "reviewed_on")
+
 
 
 class DuplicateError(Exception):
@@ -155,10 +155,12 @@ def rule_exists(jurisdiction: str, profession: str, exclude_id: int | None = Non
 
 
 def list_rules(jurisdiction_prefix: str = "", profession: str = "") -> list[JurisdictionRule]:
-    """Rules by jurisdiction and profession; "US" matches US and every US-xx region."""
-    query = select(JurisdictionRule).order_by(JurisdictionRule.jurisdiction,
-                                              JurisdictionRule.profession)
-    prefix = jurisdiction_prefix.strip().upper()
+    """Rules due for review first (overdue and soonest due; never reviewed before all), then
+    by jurisdiction and profession; "US" matches US and every US-xx region."""
+    query = select(JurisdictionRule).order_by(
+        JurisdictionRule.review_due_on.is_(None).desc(), JurisdictionRule.review_due_on,
+        JurisdictionRule.jurisdiction, JurisdictionRule.profession)
+    prefix = normalise_jurisdiction(jurisdiction_prefix)
     if prefix:
         query = query.where(JurisdictionRule.jurisdiction.startswith(prefix, autoescape=True))
     if profession:
@@ -175,29 +177,52 @@ def _rule_message(values: dict[str, Any]) -> str:
             f"{values.get('profession')}.")
 
 
-def create_rule(actor: User, values: dict[str, Any]) -> JurisdictionRule:
-    """Add a jurisdiction rule."""
-    with _unique(_rule_message(values)):
-        rule = JurisdictionRule(**{k: values.get(k) for k in RULE_FIELDS})
-        rule.other_sources = list(rule.other_sources or [])
-        rule.other_requirements = rule.other_requirements or ""
-        db.session.add(rule)
+def _rule_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's values as stored: lists and texts never None, the jurisdiction normalised,
+    and the review-due date defaulted from the review (rules.review_due)."""
+    values = {k: values.get(k) for k in RULE_FIELDS}
+    values["jurisdiction"] = normalise_jurisdiction(values["jurisdiction"])
+    values["other_sources"] = list(values["other_sources"] or [])
+    for key in ("other_requirements", "patient_note", "source_date", "pending_changes"):
+        values[key] = (values[key] or "").strip()
+    values["source_type"] = values["source_type"] or SourceType.SECONDARY
+    if values["review_due_on"] is None:
+        values["review_due_on"] = review_due(values["reviewed_on"], values["pending_changes"])
+    return values
+
+
+def create_rule(actor: User, values: dict[str, Any], reason: str = "") -> JurisdictionRule:
+    """Add a jurisdiction rule; practitioners whose verdict it changes are flagged."""
+    values = _rule_values(values)
+    rule = JurisdictionRule(**values, admin_edited_at=utcnow())
+    with scope_changes.watching(rule, actor, reason, rule.jurisdiction,
+                                rule.profession) as watch:
+        with _unique(_rule_message(values)):
+            db.session.add(rule)
     record("rule.created", rule, actor=actor, jurisdiction=rule.jurisdiction,
-           profession=rule.profession, permitted=rule.permitted)
+           profession=rule.profession, permitted=rule.permitted, reason=reason,
+           verdicts_changed=len(watch.changes))
     db.session.commit()
+    rule.verdicts_changed = len(watch.changes)
     return rule
 
 
-def update_rule(rule: JurisdictionRule, actor: User, values: dict[str, Any]) -> JurisdictionRule:
-    """Change a jurisdiction rule; the audit event names the changed fields and old values."""
-    values = {**values, "other_sources": list(values.get("other_sources") or []),
-              "other_requirements": values.get("other_requirements") or ""}
+def update_rule(rule: JurisdictionRule, actor: User, values: dict[str, Any],
+                reason: str = "") -> JurisdictionRule:
+    """Change a jurisdiction rule: the audit event names who, the changed fields, their old
+    values and why; practitioners whose verdict it changes are flagged for an administrator."""
+    values = _rule_values(values)
     changed = sorted(k for k in RULE_FIELDS if getattr(rule, k) != values.get(k))
     before = {k: _json_safe(getattr(rule, k)) for k in changed}
-    with _unique(_rule_message(values)):
-        for key in RULE_FIELDS:
-            setattr(rule, key, values.get(key))
+    with scope_changes.watching(rule, actor, reason, values["jurisdiction"],
+                                values["profession"]) as watch:
+        with _unique(_rule_message(values)):
+            for key in RULE_FIELDS:
+                setattr(rule, key, values.get(key))
+            rule.admin_edited_at = utcnow()
     record("rule.updated", rule, actor=actor, jurisdiction=rule.jurisdiction,
-           profession=rule.profession, fields=changed, before=before)
+           profession=rule.profession, fields=changed, before=before, reason=reason,
+           verdicts_changed=len(watch.changes))
     db.session.commit()
+    rule.verdicts_changed = len(watch.changes)
     return rule

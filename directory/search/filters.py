@@ -9,7 +9,9 @@ else is derived from the entries of FILTERS:
   the filters box of templates/public/home.html, which renders the form's filter fields;
 - the API's parameter checks (api/routes.py) and the OpenAPI parameters (api/openapi.py);
 - the SQL of the ring query (ring.py): each chosen filter adds its clause, and the query joins
-  the practitioners row only when a chosen filter reads it.
+  the practitioners row only when a chosen filter reads it. A flag with an `unticked_clause`
+  narrows every search until it is ticked ("include_not_permitted": by default the search
+  leaves out practitioners whose profession may not dry-needle where the location is).
 
 To add a filter, add one entry here (and, when its clause reads a column no filter reads yet,
 that column's index or the location copy directory.listing keeps).
@@ -25,7 +27,7 @@ from sqlalchemy.sql import ColumnElement
 
 from directory import vocab
 from directory.models import PracticeLocation, Practitioner, PractitionerTag
-from directory.vocab import TagKind
+from directory.vocab import Permitted, TagKind
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,19 @@ class SearchFilter:
     SQL condition; a choice filter's condition reads its value from the bind parameter of the
     filter's name. `needs_practitioner` says whether the condition reads the practitioners row
     (the others read the location row or its tags, so the box is read from the location index).
+    A flag with `unticked_clause` instead narrows every search until it is ticked.
     """
 
     name: str
     label: str
     description: str  # for the API's document
-    clause: Callable[[], ColumnElement]
+    clause: Callable[[], ColumnElement] | None
     choices: Callable[[], Mapping[str, str]] | None = None
     any_label: str = ""
     invalid_message: str = ""
     needs_practitioner: bool = False
+    # A flag that widens the search: its condition applies while it is NOT ticked.
+    unticked_clause: Callable[[], ColumnElement] | None = None
 
     @property
     def is_flag(self) -> bool:
@@ -64,6 +69,12 @@ def _has_tag(kind: TagKind) -> Callable[[], ColumnElement]:
 def _languages_by_name() -> dict[str, str]:
     return {code: vocab.language_name(code)
             for code in sorted(vocab.languages(), key=vocab.language_name)}
+
+
+def _scope_permits() -> ColumnElement:
+    """The location's jurisdiction does not forbid dry needling to the profession (read from
+    the verdict each location carries, directory.listing.SCOPE_COPY, in the search's index)."""
+    return PracticeLocation.scope_verdict.is_distinct_from(Permitted.NO.value)
 
 
 FILTERS: tuple[SearchFilter, ...] = (
@@ -90,6 +101,12 @@ FILTERS: tuple[SearchFilter, ...] = (
     SearchFilter(
         "accessible", "Wheelchair accessible", "Only wheelchair-accessible locations.",
         clause=lambda: PracticeLocation.wheelchair_accessible.is_(True)),
+    SearchFilter(
+        "include_not_permitted", "Include practitioners not permitted to dry-needle there",
+        "Also list practitioners whose profession may not dry-needle where the location is "
+        "(by default they are left out; \"unclear\" and \"unknown\" are always listed, "
+        "marked).",
+        clause=None, unticked_clause=_scope_permits),
 )
 BY_NAME: dict[str, SearchFilter] = {f.name: f for f in FILTERS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
@@ -132,11 +149,18 @@ class Filters(Mapping[str, str | bool]):
                 if not BY_NAME[name].is_flag}
 
 
+def _applied(shape: tuple[str, ...]) -> list[tuple[SearchFilter, Callable[[], ColumnElement]]]:
+    """Each filter whose condition applies: a chosen one's clause, an unchosen one's
+    unticked_clause."""
+    return [(f, f.clause if f.name in shape else f.unticked_clause) for f in FILTERS
+            if (f.clause if f.name in shape else f.unticked_clause) is not None]
+
+
 def clauses(shape: tuple[str, ...]) -> list[ColumnElement]:
-    """The SQL conditions of the chosen filters."""
-    return [BY_NAME[name].clause() for name in shape]
+    """The SQL conditions of the search with these filters chosen."""
+    return [clause() for _, clause in _applied(shape)]
 
 
 def needs_practitioner(shape: tuple[str, ...]) -> bool:
-    """Whether one of the chosen filters reads the practitioners row."""
-    return any(BY_NAME[name].needs_practitioner for name in shape)
+    """Whether one of the conditions that apply reads the practitioners row."""
+    return any(f.needs_practitioner for f, _ in _applied(shape))

@@ -26,6 +26,8 @@ from flask import current_app
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, true
 
 from directory import geo, listing
+from directory.credentials import rules
+from directory.credentials.rules import Scope
 from directory.extensions import db
 from directory.models import (
     Certification,
@@ -60,6 +62,10 @@ class Hit:
     location: SimpleNamespace
     distance_km: float
     certifications: list[SimpleNamespace] = field(default_factory=list)
+    rule_id: int | None = None
+    # Whether the profession may dry-needle where this location is (rules.Scope), or None
+    # without a profession.
+    scope: Scope | None = None
 
 
 @dataclass
@@ -111,6 +117,7 @@ HIT_PRACTITIONER = {"id": Practitioner.id, "slug": Practitioner.slug,
 HIT_LOCATION = {"id": PracticeLocation.id, "clinic_name": PracticeLocation.clinic_name,
                 "city": PracticeLocation.city, "region": PracticeLocation.region,
                 "postcode": PracticeLocation.postcode, "country": PracticeLocation.country,
+                "region_code": PracticeLocation.region_code,
                 "lat": PracticeLocation.lat, "lng": PracticeLocation.lng,
                 "wheelchair_accessible": PracticeLocation.wheelchair_accessible}
 HIT_CERTIFICATION = {"id": Certification.id, "submitted_name": Certification.submitted_name,
@@ -180,8 +187,11 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
             .offset(bindparam("start")).subquery("page"))
     found = select(func.count().label("found")).select_from(nearest).subquery("found")
     # One row even when the page is empty (it carries the count); then one per certification.
+    scope_rule = rules.governing_rule_id_sql(PracticeLocation.region_code,
+                                             PracticeLocation.country, Practitioner.profession)
     return (
-        select(found.c.found, page.c.distance_km, *_labelled_hit_columns())
+        select(found.c.found, page.c.distance_km, scope_rule.label("scope_rule_id"),
+               *_labelled_hit_columns())
         .select_from(found)
         .outerjoin(page, true())
         .outerjoin(Practitioner, Practitioner.id == page.c.practitioner_id)
@@ -277,8 +287,18 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
         # Grow by the density seen so far (area grows with the square of the radius).
         growth = math.sqrt(wanted / max(found, 1)) * 1.2
         ring = min(radius_km, ring * min(max(growth, 2.0), 8.0))
+    _add_scopes(hits)
     return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
                    page=page, per_page=per_page, radius_km=radius_km)
+
+
+def _add_scopes(hits: list[Hit]) -> None:
+    """Each hit's Scope, from the rule the query found for its location (one query for all)."""
+    found = rules.rules_by_id(h.rule_id for h in hits)
+    for hit in hits:
+        if hit.practitioner.profession:
+            where = hit.location.region_code or hit.location.country
+            hit.scope = rules.scope_of(found.get(hit.rule_id), where, hit.practitioner.profession)
 
 
 def _record(row, record: str) -> SimpleNamespace:
@@ -300,7 +320,7 @@ def _hits(rows) -> list[Hit]:
         if hit is None:
             hit = hits[row["location_id"]] = Hit(
                 _record(row, "practitioner"), _record(row, "location"),
-                float(row["distance_km"]))
+                float(row["distance_km"]), rule_id=row["scope_rule_id"])
         if row["certification_id"] is not None:
             cert = _record(row, "certification")
             cert.program = (None if row["program_id"] is None
