@@ -78,7 +78,7 @@ PROFESSION_WEIGHTS = {
 POST_NOMINALS = {"chiropractor": "DC", "myotherapist": "BHSc (Myotherapy)",
                  "athletic_trainer": "ATC", "acupuncturist": "LAc", "occupational_therapist": "OT"}
 PHYSIO_POST_NOMINALS = {"US": "PT, DPT", "CA": "PT", "GB": "MCSP", "IE": "MISCP",
-                        "AU": "BPhty", "NZ": "BPhty"}
+                        "AU": "APAM", "NZ": "MNZSP"}
 CLINIC_KINDS = {"physiotherapist": "Physio & Sports Clinic", "chiropractor": "Chiropractic",
                 "medical_doctor": "Medical & Pain Clinic", "myotherapist": "Myotherapy",
                 "athletic_trainer": "Sports Performance", "acupuncturist": "Acupuncture"}

@@ -111,3 +111,53 @@ def test_upgrades_fill_listing_and_attestation_for_existing_rows(tmp_path):
         db.engine.dispose()
     grace = str(utcnow().date() + timedelta(days=60))
     assert (str(listed_until), status, str(grace_until)) == (grace, "unverified", grace)
+
+
+def test_0012_marks_admin_edited_rules_and_places_existing_locations(tmp_path):
+    """Rules an administrator created or edited before 0012 are kept from the data file's
+    updates; existing locations get the region typed on them as their jurisdiction, and the
+    verdict there."""
+    from sqlalchemy import text
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
+    at = {"at": "2026-01-01 00:00:00"}
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0011")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, password_hash, role, email_confirmed_at,"
+                " is_active, created_at, updated_at) VALUES (1, 'a@example.com', 'x',"
+                " 'practitioner', :at, 1, :at, :at)"), at)
+            conn.execute(text(
+                "INSERT INTO practitioners (id, user_id, slug, full_name, post_nominals,"
+                " profession, licence_number, bio, phone, public_email, website, booking_url,"
+                " accepting_new_patients, insurance_notes, is_demo, version, created_at,"
+                " updated_at) VALUES (1, 1, 'a', 'A', '', 'physiotherapist', '', '', '', '',"
+                " '', '', 1, '', 0, 1, :at, :at)"), at)
+            conn.execute(text(
+                "INSERT INTO practice_locations (id, practitioner_id, clinic_name, street,"
+                " city, region, postcode, country, wheelchair_accessible, created_at,"
+                " updated_at) VALUES (:id, 1, 'C', '', 'T', :region, '', 'US', 0, :at, :at)"),
+                [at | {"id": 1, "region": "Colorado"}, at | {"id": 2, "region": "CA"},
+                 at | {"id": 3, "region": "Somewhere"}])
+            conn.execute(text(
+                "INSERT INTO jurisdiction_rules (id, jurisdiction, profession, permitted,"
+                " other_requirements, source_url, other_sources, created_at, updated_at)"
+                " VALUES (:id, :place, 'physiotherapist', :permitted, '',"
+                " 'https://example.gov', '[]', :at, :at)"),
+                [at | {"id": 1, "place": "US-CO", "permitted": "yes"},
+                 at | {"id": 2, "place": "US-CA", "permitted": "no"}])
+            conn.execute(text(
+                "INSERT INTO audit_events (at, action, subject_type, subject_id, detail)"
+                " VALUES (:at, 'rule.updated', 'jurisdiction_rules', 2, '{}')"), at)
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            rules = dict(conn.execute(text(
+                "SELECT jurisdiction, admin_edited_at FROM jurisdiction_rules")).all())
+            locations = conn.execute(text(
+                "SELECT id, region_code, scope_verdict FROM practice_locations ORDER BY id"
+            )).all()
+        db.engine.dispose()
+    assert rules["US-CO"] is None and str(rules["US-CA"]).startswith("2026-01-01")
+    assert [tuple(row) for row in locations] == [(1, "US-CO", "yes"), (2, "US-CA", "no"),
+                                                 (3, None, "unknown")]

@@ -650,3 +650,17 @@ def test_the_demo_directory_reflects_the_rules(app, runner):
     assert report.exit_code == 0, report.output
     assert "| not permitted | 0 | 0% |" in report.output
     assert "| Physical therapist / physiotherapist | 51 (39/3/9) |" in report.output
+
+
+def test_the_dashboard_tells_the_practitioner_their_verdict_and_what_it_does(
+        app, client, auth, hudson):
+    with app.app_context():
+        email = db.session.get(Practitioner, hudson["no"]).user.email
+    auth.login(email)
+    response = client.get("/dashboard")
+    section = re.search(r'<section class="panel" id="scope">(.*?)</section>',
+                        response.get_data(as_text=True), re.S)
+    words = plain(section.group(1))
+    assert "In New York, physical therapists may not dry-needle." in words
+    assert ("Patients' searches leave out your location in New York unless they ask to include "
+            "practitioners who may not dry-needle there") in words

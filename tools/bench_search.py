@@ -65,6 +65,7 @@ COUNTRY_BOXES = {
 RURAL_POINTS = [(44.5, -100.3), (38.5, -98.0), (46.9, -110.4), (-31.5, 145.0), (52.6, -1.0),
                 (50.5, -105.0), (-44.0, 170.5), (53.0, -8.0), (35.5, -106.0), (-33.6, 138.6)]
 RADII = (10, 25, 100)
+VERDICTS, VERDICT_WEIGHTS = ("yes", "unclear", "unknown", "no"), (77, 9, 10, 4)
 BATCH = 20_000
 
 
@@ -149,7 +150,11 @@ def generate(n: int, seed: int = 7) -> None:
                     country = rng.choice(list(COUNTRY_BOXES))
                     box = rng.choice(COUNTRY_BOXES[country])
                     lat, lng = rng.uniform(box[0], box[1]), rng.uniform(box[2], box[3])
+                # The verdict a location carries (directory.listing keeps it): about as
+                # often as in the demo directory; "no" is left out of a default search.
+                verdict = rng.choices(VERDICTS, VERDICT_WEIGHTS)[0]
                 locations.append({
+                    "scope_verdict": verdict,
                     "practitioner_id": i, "clinic_name": f"Clinic {i}", "street": "",
                     "city": "Bench", "region": "", "postcode": "", "country": country,
                     "lat": round(lat, 5), "lng": round(lng, 5), "geo_precision": "postcode",

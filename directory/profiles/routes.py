@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from directory import listing, vocab
 from directory.credentials import lifecycle
+from directory.credentials.rules import scopes_for
 from directory.dates import format_date
 from directory.extensions import db
 from directory.forms import submitted_version
@@ -60,7 +61,8 @@ def dashboard():
                                           if p.attested_at else None),
                            certs=certs, labels=lifecycle.STATUS_LABELS,
                            licence_good_until=licence_good_until,
-                           today=utcnow().date(), delete_form=forms.DeleteForm(),
+                           today=utcnow().date(), scopes=scopes_for(p),
+                           delete_form=forms.DeleteForm(),
                            attest_form=forms.AttestForm())
 
 

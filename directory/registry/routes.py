@@ -124,9 +124,8 @@ def _rule_name(rule: JurisdictionRule) -> str:
     return f"{jurisdiction_label(rule.jurisdiction)} ({profession})"
 
 
-def _changed(rule: JurisdictionRule) -> str:
-    """ " 3 practitioners' verdicts changed: see Verdict changes." after a save."""
-    n = getattr(rule, "verdicts_changed", 0)
+def _changed(n: int) -> str:
+    """ " 3 practitioner verdicts changed: they wait under Verdict changes." after a save."""
     if not n:
         return ""
     return (f" {n} practitioner verdict{'' if n == 1 else 's'} changed: they wait under "
@@ -155,11 +154,13 @@ def new_rule():
     form = RuleForm()
     if form.validate_on_submit():
         try:
-            rule = services.create_rule(current_user, form.values(), form.reason.data)
+            saved = services.create_rule(current_user, form.values(), form.reason.data)
         except services.DuplicateError as exc:
             form.jurisdiction.errors.append(str(exc))
         else:
-            flash(f"Rule for {_rule_name(rule)} added.{_changed(rule)}", "success")
+            rule = saved.rule
+            flash(f"Rule for {_rule_name(rule)} added.{_changed(saved.verdicts_changed)}",
+                  "success")
             return redirect(url_for("registry.rules", jurisdiction=rule.jurisdiction))
     return render_template("registry/rule_form.html", form=form, rule=None,
                            label=jurisdiction_label, professions=RULE_PROFESSIONS)
@@ -173,11 +174,12 @@ def edit_rule(rule_id: int):
     form = RuleForm(data=RuleForm.data_from(rule), rule_id=rule.id)
     if form.validate_on_submit():
         try:
-            services.update_rule(rule, current_user, form.values(), form.reason.data)
+            saved = services.update_rule(rule, current_user, form.values(), form.reason.data)
         except services.DuplicateError as exc:
             form.jurisdiction.errors.append(str(exc))
         else:
-            flash(f"Rule for {_rule_name(rule)} saved.{_changed(rule)}", "success")
+            flash(f"Rule for {_rule_name(rule)} saved.{_changed(saved.verdicts_changed)}",
+                  "success")
             return redirect(url_for("registry.rules", jurisdiction=rule.jurisdiction))
     return render_template("registry/rule_form.html", form=form, rule=rule,
                            label=jurisdiction_label, professions=RULE_PROFESSIONS,

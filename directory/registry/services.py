@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -191,7 +192,16 @@ def _rule_values(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def create_rule(actor: User, values: dict[str, Any], reason: str = "") -> JurisdictionRule:
+@dataclass(frozen=True)
+class RuleSaved:
+    """A rule saved, and how many practitioners' verdicts the change turned (each flagged
+    under Verdict changes)."""
+
+    rule: JurisdictionRule
+    verdicts_changed: int
+
+
+def create_rule(actor: User, values: dict[str, Any], reason: str = "") -> RuleSaved:
     """Add a jurisdiction rule; practitioners whose verdict it changes are flagged."""
     values = _rule_values(values)
     rule = JurisdictionRule(**values, admin_edited_at=utcnow())
@@ -203,12 +213,11 @@ def create_rule(actor: User, values: dict[str, Any], reason: str = "") -> Jurisd
            profession=rule.profession, permitted=rule.permitted, reason=reason,
            verdicts_changed=len(watch.changes))
     db.session.commit()
-    rule.verdicts_changed = len(watch.changes)
-    return rule
+    return RuleSaved(rule, len(watch.changes))
 
 
 def update_rule(rule: JurisdictionRule, actor: User, values: dict[str, Any],
-                reason: str = "") -> JurisdictionRule:
+                reason: str = "") -> RuleSaved:
     """Change a jurisdiction rule: the audit event names who, the changed fields, their old
     values and why; practitioners whose verdict it changes are flagged for an administrator."""
     values = _rule_values(values)
@@ -224,5 +233,4 @@ def update_rule(rule: JurisdictionRule, actor: User, values: dict[str, Any],
            profession=rule.profession, fields=changed, before=before, reason=reason,
            verdicts_changed=len(watch.changes))
     db.session.commit()
-    rule.verdicts_changed = len(watch.changes)
-    return rule
+    return RuleSaved(rule, len(watch.changes))
