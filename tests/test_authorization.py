@@ -101,6 +101,8 @@ ROUTES = {
     "learn.safety": ("GET", "/learn/safety", PUBLIC),
     "learn.choosing": ("GET", "/learn/choosing-a-practitioner", PUBLIC),
     "ops.healthz": ("GET", "/healthz", PUBLIC),
+    "public.favicon": ("GET", "/favicon.ico", PUBLIC),
+    "public.robots": ("GET", "/robots.txt", PUBLIC),
     "issuers.index": ("GET", "/issuer/", ISSUER),
     "issuers.certification": ("GET", "/issuer/certifications/{cert_id}", ISSUER),
     "issuers.revoke": ("POST", "/issuer/certifications/{cert_id}/revoke", ISSUER),

@@ -205,7 +205,9 @@ def openapi_document(server: str) -> dict:
                {"type": "number", "minimum": 1, "maximum": 500}),
         _query("unit", "km or mi (default: mi for the US and the UK, else km).",
                {"type": "string", "enum": ["", "km", "mi"]}),
-        *(_query(f.name, f.description, {"type": "boolean"} if f.is_flag
+        *(_query(f.name, f.description + (" false is the same as leaving it out."
+                                           if f.is_flag else ""),
+                 {"type": "boolean"} if f.is_flag
                  else {"type": "string", "enum": ["", *f.choices()]}) for f in FILTERS),
         _query("page", "Page number; one past the last page of results is a 400.",
                {"type": "integer", "minimum": 1, "maximum": 1000}),

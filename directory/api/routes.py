@@ -29,6 +29,15 @@ PLACE_REQUIRED = "Give near (a postcode, a place or \"lat,lng\"), or lat and lng
 
 
 @bp.after_request
+def allow_any_origin(response):
+    """The API is public and read-only: any site may read it from a browser (a clinic embedding
+    the directory), errors included. It sends no cookie-bound data, so no credentials."""
+    if request.method in ("GET", "HEAD"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.after_request
 def escape_markup(response):
     """<, > and & in the JSON are written as \\u escapes: the same text to a JSON reader, and
     never markup to a page that drops it into its HTML unescaped."""

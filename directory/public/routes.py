@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from functools import lru_cache
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -25,6 +36,36 @@ bp = Blueprint("public", __name__)
 def home():
     """The home page: search near a place (the results appear on the same page)."""
     return render_search()
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    """The site's icon, where browsers look for it without a <link>."""
+    response = current_app.response_class(_icon(current_app.static_folder),
+                                          mimetype="image/vnd.microsoft.icon")
+    response.cache_control.public, response.cache_control.max_age = True, 86400
+    return response
+
+
+@lru_cache(maxsize=1)
+def _icon(folder: str) -> bytes:
+    return (Path(folder) / "favicon.ico").read_bytes()
+
+
+@bp.route("/robots.txt")
+@public
+def robots():
+    """What crawlers may read: the public pages, not the accounts' or administrators'."""
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW)]
+    response = current_app.response_class("\n".join(lines) + "\n", mimetype="text/plain")
+    response.cache_control.public, response.cache_control.max_age = True, 86400
+    return response
+
+
+# Pages a crawler has no business reading (private, or a form without content of its own).
+ROBOTS_DISALLOW = ("/admin/", "/account/", "/dashboard", "/profile/", "/certifications/",
+                   "/issuer/", "/api/")
 
 
 @bp.route("/about")
