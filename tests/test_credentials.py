@@ -593,6 +593,19 @@ def test_form_messages(app, client, owner, changes, field, message):
         assert_form_keeps(response, posted)
     assert cert_count(app) == 0
     assert stored_files(app) == []
+    # A browser cannot keep the chosen file: the page says plainly to attach it again.
+    notice = re.search(r'<p class="notice" id="evidence-again">(.*?)</p>',
+                       response.get_data(as_text=True), re.S)
+    assert notice and html.unescape(re.sub(r"<[^>]+>", "", notice.group(1))) == (
+        "Attach your evidence file again. Files are not kept when the form has a mistake: "
+        "choose “cert.pdf” once more before you save.")
+
+
+def test_no_attach_again_notice_when_no_file_was_chosen(app, client, owner):
+    response = client.post("/certifications/new", data=cert_form(hours="x"),
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert 'id="evidence-again"' not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("field", ["completed_on", "program_name", "level", "hours"])
