@@ -86,6 +86,23 @@ def too_long(name: str, text: str) -> str | None:
 
 # --------------------------------------------------------------------------- contact details
 
+# Unicode's bidirectional embedding, override and isolate controls: invisible, they make text
+# show in another order than it was typed (U+202E before "fdp.exe" shows it as "exe.pdf").
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+BIDI_MESSAGE = ("Remove the invisible text-direction characters from this text (they can make "
+                "it show in another order than it was typed).")
+
+
+def has_bidi_controls(text: str) -> bool:
+    """Whether the text holds a bidirectional control character."""
+    return bool(BIDI_CONTROLS.search(text))
+
+
+def strip_bidi_controls(text: str) -> str:
+    """The text without bidirectional control characters (for free text and file names)."""
+    return BIDI_CONTROLS.sub("", text)
+
+
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 PHONE_MESSAGE = "Enter a phone number using digits, spaces and + ( ) - only."
 EMAIL_MESSAGE = "Enter an e-mail address like name@example.com."

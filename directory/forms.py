@@ -7,7 +7,14 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectMultipleField, StringField, URLField, widgets
+from wtforms import (
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+    widgets,
+)
 from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -36,11 +43,21 @@ class BaseForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         """The fields' own checks, then no NUL character in any text (PostgreSQL refuses it),
-        before the form's own validate_<field> checks: some look the value up in the database."""
+        before the form's own validate_<field> checks: some look the value up in the database.
+        Text-direction controls are taken out of free text (a textarea: a bio, a reason) and
+        refused in a one-line field (a name, a number; a password is left as typed):
+        field_rules.BIDI_CONTROLS."""
         for field in self:
-            if (isinstance(field.data, str) and "\x00" in field.data
-                    and no_nul not in field.validators):
+            if not isinstance(field.data, str):
+                continue
+            if "\x00" in field.data and no_nul not in field.validators:
                 field.validators = [*field.validators, no_nul]
+            if field_rules.has_bidi_controls(field.data) and not isinstance(field,
+                                                                             PasswordField):
+                if isinstance(field, TextAreaField):
+                    field.data = field_rules.strip_bidi_controls(field.data)
+                elif no_bidi not in field.validators:
+                    field.validators = [*field.validators, no_bidi]
         return super().validate(extra_validators)
 
 
@@ -75,6 +92,12 @@ def no_nul(form, field) -> None:
     """Text never holds a NUL character (the checks after this one are skipped)."""
     if isinstance(field.data, str) and "\x00" in field.data:
         raise StopValidation("Remove the invisible NUL character from this text.")
+
+
+def no_bidi(form, field) -> None:
+    """A name or number holds no text-direction control (the checks after this are skipped)."""
+    if isinstance(field.data, str) and field_rules.has_bidi_controls(field.data):
+        raise StopValidation(field_rules.BIDI_MESSAGE)
 
 
 def submitted_version(field) -> int:

@@ -6,8 +6,13 @@ from __future__ import annotations
 import re
 
 from PIL import Image
+from sqlalchemy import select
 
+from directory import field_rules
+from directory.extensions import db
+from directory.models import Certification, Practitioner
 from tests import factories
+from tests.pages import field_error, form_values
 
 DENVER = (39.7392, -104.9903)
 
@@ -65,3 +70,62 @@ def test_robots_keep_crawlers_to_the_public_pages(client):
     disallowed = {line.split(": ", 1)[1] for line in lines[1:]}
     assert {"/admin/", "/account/", "/dashboard", "/issuer/"} <= disallowed
     assert not any(path in ("/", "/p/", "/verify", "/learn/") for path in disallowed)
+
+
+# --------------------------------------------------------------------------- text that deceives
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: what follows it shows reversed
+BIDI = field_rules.BIDI_MESSAGE
+
+
+def test_a_name_with_a_text_direction_control_is_refused_and_a_bio_keeps_its_words(
+        app, client, auth):
+    from tests.test_profiles import post_profile
+
+    with app.app_context():
+        practitioner_id = factories.make_practitioner("bidi@example.com").id
+    auth.login("bidi@example.com")
+    refused = post_profile(client, full_name=f"Ana {RLO}zemóG", bio="Runners.")
+    assert refused.status_code == 200
+    assert field_error(refused, "full_name") == BIDI
+    assert form_values(refused)["full_name"] == [f"Ana {RLO}zemóG"]  # kept, to correct
+    saved = post_profile(client, full_name="Ana Gómez", bio=f"Runners {RLO}and\u2067 climbers.")
+    assert saved.status_code == 302
+    with app.app_context():
+        p = db.session.get(Practitioner, practitioner_id)
+        assert (p.full_name, p.bio) == ("Ana Gómez", "Runners and climbers.")
+
+
+def test_a_reason_and_a_file_name_lose_their_text_direction_controls(app, client, auth):
+    from tests.test_credentials import post_new
+
+    with app.app_context():
+        factories.make_practitioner("files@example.com", profession="physiotherapist")
+        admin_email = factories.make_admin().email
+    auth.login("files@example.com")
+    response = post_new(client, evidence=(factories.pdf_bytes(), f"cert{RLO}fdp.exe.pdf"))
+    assert response.status_code == 302
+    with app.app_context():
+        cert = db.session.scalars(select(Certification)).one()
+        assert cert.evidence_original_name == "certfdp.exe.pdf"
+        cert_id, version = cert.id, cert.version
+    auth.logout()
+    auth.login(admin_email)
+    decided = client.post(f"/admin/certifications/{cert_id}", data={
+        "action": "request_changes", "reason": f"Please send the {RLO}whole\u2066 page.",
+        "version": str(version)})
+    assert decided.status_code == 302
+    with app.app_context():
+        assert db.session.get(Certification, cert_id).reason == "Please send the whole page."
+
+
+def test_the_import_refuses_text_direction_controls_by_row_and_column(app_ctx):
+    from directory.bulk import importer
+    from directory.credentials.reference import load_reference_data
+    from tests.test_bulk import csv_bytes, row
+
+    load_reference_data()
+    report = importer.dry_run(csv_bytes(row(1), row(2, full_name=f"Ana {RLO}zemóG",
+                                                    clinic_name=f"{RLO}cinilC")))
+    assert [(e.row, e.column, e.message) for e in report.errors] == [
+        (3, "full_name", BIDI), (3, "clinic_name", BIDI)]

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
+from directory import field_rules
 from directory.bulk.columns import BY_NAME, REQUIRED
 
 CELL_LIMIT = 10_000  # no cell of this format is longer (bio: 5,000); csv's own limit is 131,072
@@ -103,6 +104,11 @@ def records(names: list[str], rows: Iterator[tuple[int, list[str]]], report: Row
         if any(len(v) > CELL_LIMIT for v in values):
             report.errors.append(error(number, None, "A value in this row is longer than "
                                        f"{CELL_LIMIT:,} characters."))
+            continue
+        hidden = [n for n, v in zip(names, values, strict=True)
+                  if n and field_rules.has_bidi_controls(v)]
+        if hidden:
+            report.errors.extend(error(number, n, field_rules.BIDI_MESSAGE) for n in hidden)
             continue
         yield number, {n: v for n, v in zip(names, values, strict=True) if n}
 

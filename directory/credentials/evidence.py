@@ -25,6 +25,8 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
+from directory import field_rules
+
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # 40 megapixels: a 300 dpi A3 scan is 17; decoding costs ~4 bytes a pixel
 ALLOWED = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
@@ -304,7 +306,8 @@ def remove(stored_name: str | None) -> None:
 def clean_name(name: str | None) -> str:
     """A short, printable version of the uploaded file's name, for display only."""
     name = unicodedata.normalize("NFC", Path(name or "evidence").name)
-    name = re.sub(r"[\x00-\x1f\x7f\"\\/]", "", name).strip() or "evidence"
+    name = re.sub(r"[\x00-\x1f\x7f\"\\/]", "", field_rules.strip_bidi_controls(name))
+    name = name.strip() or "evidence"
     return name[-120:]
 
 
