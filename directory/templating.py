@@ -6,7 +6,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 
 from directory import vocab
-from directory.credentials import lifecycle
+from directory.credentials import codes, lifecycle
 from directory.dates import format_date
 from directory.links import absolute_url
 
@@ -30,6 +30,7 @@ def qr_svg(url: str) -> Markup:
 def register(app: Flask) -> None:
     """Add the filters and globals."""
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["credential_code"] = codes.grouped
     app.jinja_env.filters["nl2br"] = nl2br
     app.jinja_env.filters["language_name"] = vocab.language_name
     app.jinja_env.globals.update(

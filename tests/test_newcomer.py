@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -129,3 +130,59 @@ def test_the_import_refuses_text_direction_controls_by_row_and_column(app_ctx):
                                                     clinic_name=f"{RLO}cinilC")))
     assert [(e.row, e.column, e.message) for e in report.errors] == [
         (3, "full_name", BIDI), (3, "clinic_name", BIDI)]
+
+
+# --------------------------------------------------------------------------- codes people can type
+
+
+@pytest.fixture
+def verified_code(app) -> str:
+    """The public code of a verified certification issued now."""
+    with app.app_context():
+        p = factories.make_listed_practitioner(full_name="Cody Code")
+        return db.session.scalars(select(Certification.public_code)
+                                  .where(Certification.practitioner_id == p.id)).one()
+
+
+def test_new_codes_are_unambiguous_and_shown_in_groups(client, verified_code):
+    assert re.fullmatch(r"[0-9ABCDEFGHJKMNPQRSTVWXYZ]{20}", verified_code)
+    response = client.get(f"/verify/{verified_code}")
+    assert response.status_code == 200
+    grouped = "-".join(verified_code[i:i + 4] for i in range(0, 20, 4))
+    assert f"<code>{grouped}</code>" in response.get_data(as_text=True)
+
+
+def typed_variants(code: str) -> list[str]:
+    grouped = "-".join(code[i:i + 4] for i in range(0, 20, 4))
+    return [code.lower(), grouped, grouped.lower().replace("-", " "),
+            code.replace("0", "O").replace("1", "l"), f" {code} ",
+            f"https://directory.example/verify/{grouped}", f"/verify/{code.lower()}?utm=x",
+            f"http://127.0.0.1:5000/verify/{code}/"]
+
+
+def test_a_code_is_found_however_it_is_typed_or_pasted(client, verified_code):
+    for typed in typed_variants(verified_code):
+        response = client.get("/verify", query_string={"code": typed})
+        assert response.status_code == 302, typed
+        check = client.get(response.headers["Location"], follow_redirects=True)
+        assert check.status_code == 200, typed
+        assert check.request.path == f"/verify/{verified_code}", typed
+        assert "This certification is verified and current." in check.get_data(as_text=True)
+    # The check's own address too, typed in lower case or in groups.
+    lower = client.get(f"/verify/{verified_code.lower()}")
+    assert lower.status_code == 302 and lower.headers["Location"].endswith(verified_code)
+
+
+def test_a_code_issued_before_stays_valid_in_any_case(app, client):
+    with app.app_context():
+        p = factories.make_listed_practitioner(full_name="Olive Oldcode")
+        cert = db.session.scalars(select(Certification)
+                                  .where(Certification.practitioner_id == p.id)).one()
+        cert.public_code = "Xk9_aB3-Qz7LmN2pRt5VwY"  # as token_urlsafe(16) made them
+        db.session.commit()
+    assert client.get("/verify/Xk9_aB3-Qz7LmN2pRt5VwY").status_code == 200
+    typed = client.get("/verify", query_string={"code": "xk9_ab3-qz7lmn2prt5vwy"})
+    check = client.get(typed.headers["Location"], follow_redirects=True)
+    assert check.status_code == 200
+    assert check.request.path == "/verify/Xk9_aB3-Qz7LmN2pRt5VwY"
+    assert client.get("/verify/Xk9_aB3-Qz7LmN2pRt5VwZ").status_code == 404

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, BinaryIO
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from directory import listing, outbox
-from directory.credentials import evidence, lifecycle
+from directory.credentials import codes, evidence, lifecycle
 from directory.credentials.matching import ProgramMatcher
 from directory.extensions import db
 from directory.links import absolute_url
@@ -37,8 +36,9 @@ class Upload:
 
 
 def new_public_code() -> str:
-    """An unguessable code for the public credential check (128 bits, URL-safe)."""
-    return secrets.token_urlsafe(16)
+    """An unguessable code for the public credential check (credentials.codes: 100 bits in
+    Crockford's base32)."""
+    return codes.new_code()
 
 
 def active_programs() -> list[TrainingProgram]:

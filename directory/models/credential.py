@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -129,6 +130,11 @@ class Certification(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Certification {self.id} {self.status}>"
+
+
+# Codes issued before issue 16 are mixed-case; a patient may type one in lower case: the check
+# looks it up case-insensitively through this index (directory.credentials.codes).
+Index("ix_certifications_public_code_lower", func.lower(Certification.public_code))
 
 
 class JurisdictionRule(TimestampMixin, db.Model):

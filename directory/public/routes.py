@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from directory import listing
+from directory.credentials import codes
 from directory.credentials.rules import scopes_for
 from directory.extensions import db, limiter
 from directory.models import Certification, Practitioner
@@ -93,7 +94,7 @@ def verify():
     """A form where anyone types a credential's public code."""
     form = VerifyForm(request.args, meta={"csrf": False})
     if request.args and form.validate():
-        return redirect(url_for("public.verify_code", code=form.code.data))
+        return redirect(url_for("public.verify_code", code=form.lookup_code()))
     return render_template("public/verify.html", form=form)
 
 
@@ -102,13 +103,13 @@ def verify():
 @public
 def verify_code(code: str):
     """The current status of the credential with this public code."""
-    cert = None
-    if len(code) <= 64:
-        cert = db.session.scalar(select(Certification).where(Certification.public_code == code))
+    cert = codes.find(code)
     # Never verified, or verified once but rejected after an edit: not a verified credential.
     if cert is None or cert.verified_at is None or cert.status == CertStatus.REJECTED:
         form = VerifyForm(data={"code": code[:64]}, meta={"csrf": False})
         return render_template("public/verify.html", form=form, not_found=True), 404
+    if code != cert.public_code:  # typed in another case or in groups: its own address
+        return redirect(url_for("public.verify_code", code=cert.public_code))
     return render_template("public/verified.html", cert=cert,
                            status=public_status(cert),
                            listed=listing.is_listed(cert.practitioner), now=utcnow())
