@@ -558,3 +558,23 @@ def test_an_older_hash_is_replaced_at_login(app, client):
     assert stored.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
     client.post("/account/logout")
     assert login(client, JANE, factories.PASSWORD).status_code == 302  # the new hash works
+
+
+def test_sign_up_forms_sent_back_with_a_mistake_do_not_count(make_limited):
+    """The limit counts sign-ups that went through: a typo, five times over, still leaves the
+    person their sign-up (and the page keeps what they typed)."""
+    limited = make_limited(RATELIMIT_SIGNUP="2 per minute", RATELIMIT_SIGNUP_ACCOUNT="2 per hour")
+    client = limited.test_client()
+    good = "lantern orbit marmalade 42"
+    for _ in range(6):
+        response = client.post("/account/signup", data={
+            "full_name": "Tia Typo", "email": "tia@example.com", "password": good,
+            "confirm": good + "x"})
+        assert response.status_code == 200
+        assert 'value="tia@example.com"' in response.get_data(as_text=True)
+    for n in range(2):
+        assert client.post("/account/signup", data={
+            "full_name": "Tia Typo", "email": f"tia{n}@example.com", "password": good,
+            "confirm": good}).status_code == 302
+    assert_too_many_page(client.post("/account/signup", data={
+        "full_name": "Tia Typo", "email": "tia9@example.com", "password": good, "confirm": good}))

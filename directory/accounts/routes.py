@@ -32,8 +32,12 @@ SIGNUP_BROWSER, SIGNUP_EMAIL, SIGNUP_NAME = "signup_browser", "signup_email", "s
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(setting("RATELIMIT_SIGNUP"), methods=["POST"], key_func=client_address)
-@limiter.limit(setting("RATELIMIT_SIGNUP_ACCOUNT"), methods=["POST"], key_func=submitted_email)
+# Only a sign-up that went through counts (an account created, or the owner of a taken address
+# e-mailed): a form sent back with a typo costs nothing, and keeps what was typed.
+@limiter.limit(setting("RATELIMIT_SIGNUP"), methods=["POST"], key_func=client_address,
+               deduct_when=lambda response: response.status_code == 302)
+@limiter.limit(setting("RATELIMIT_SIGNUP_ACCOUNT"), methods=["POST"], key_func=submitted_email,
+               deduct_when=lambda response: response.status_code == 302)
 @anonymous_only
 def signup():
     """A practitioner creates an account. The answer is the same whether or not the address
