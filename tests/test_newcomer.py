@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from directory import field_rules
 from directory.extensions import db
-from directory.models import Certification, Practitioner
+from directory.models import Certification, PracticeLocation, Practitioner
 from tests import factories
 from tests.pages import field_error, form_values
 
@@ -186,3 +186,47 @@ def test_a_code_issued_before_stays_valid_in_any_case(app, client):
     assert check.status_code == 200
     assert check.request.path == "/verify/Xk9_aB3-Qz7LmN2pRt5VwY"
     assert client.get("/verify/Xk9_aB3-Qz7LmN2pRt5VwZ").status_code == 404
+
+
+# --------------------------------------------------------------------------- a location not placed
+
+
+def checklist(response) -> dict[str, bool]:
+    """The dashboard's steps: label → done."""
+    items = re.findall(r'<li>.*?<span class="visually-hidden">(Done|To do):</span>(.*?)</li>',
+                       response.get_data(as_text=True), re.S)
+    return {" ".join(re.sub(r"<[^>]+>", " ", label).split()): state == "Done"
+            for state, label in items}
+
+
+def test_a_location_that_could_not_be_placed_stays_visibly_unfinished(app, client, auth):
+    from tests.test_profiles import location_form
+
+    step = "Add at least one practice location patients can find on the map"
+    with app.app_context():
+        factories.make_practitioner("place@example.com", profession="physiotherapist")
+    auth.login("place@example.com")
+    added = client.post("/profile/locations/new", data=location_form(
+        clinic_name="Nowhere Clinic", city="Qzxwvillé", postcode="", region=""))
+    assert added.status_code == 302
+    with app.app_context():
+        location_id = db.session.scalars(select(PracticeLocation.id)).one()
+    for _ in range(2):  # not a one-time message: every visit says it
+        dashboard = client.get("/dashboard")
+        assert checklist(dashboard)[step] is False
+        notice = re.search(rf'<p class="notice" id="unplaced-{location_id}">(.*?)</p>',
+                           dashboard.get_data(as_text=True), re.S)
+        assert notice and "“Nowhere Clinic” is not on the map." in notice.group(1)
+        assert f'href="/profile/locations/{location_id}/edit"' in notice.group(1)
+        assert "Not on the map" in dashboard.get_data(as_text=True)
+    edit = client.get(f"/profile/locations/{location_id}/edit")
+    assert 'id="unplaced"' in edit.get_data(as_text=True)
+
+    fixed = client.post(f"/profile/locations/{location_id}/edit", data=location_form(
+        clinic_name="Nowhere Clinic", city="Denver", postcode="80202", region="CO"))
+    assert fixed.status_code == 302
+    dashboard = client.get("/dashboard")
+    assert checklist(dashboard)[step] is True
+    assert "is not on the map" not in dashboard.get_data(as_text=True)
+    assert 'id="unplaced"' not in client.get(
+        f"/profile/locations/{location_id}/edit").get_data(as_text=True)

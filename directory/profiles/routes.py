@@ -38,13 +38,18 @@ def dashboard():
     attested = listing.is_attested(p)
     licence_good_until = listing.licence_good_until(p.licence)
     licence_counts = licence_good_until is not None and licence_good_until >= utcnow().date()
+    unplaced = [loc for loc in p.locations if loc.lat is None]
     checklist = [
         ("Confirm your e-mail address", current_user.is_confirmed, url_for("accounts.settings")),
         ("Choose your profession", bool(p.profession), url_for("profiles.edit")),
         ("Add your licence or registration number",
          bool(p.licence_number and p.licence_country), url_for("profiles.edit")),
-        ("Add at least one practice location", bool(p.locations),
-         url_for("profiles.new_location")),
+        # Done once a location is on the map: one that could not be placed is not found by a
+        # search near a place.
+        ("Add at least one practice location patients can find on the map",
+         any(loc.lat is not None for loc in p.locations),
+         url_for("profiles.edit_location", location_id=unplaced[0].id) if unplaced
+         else url_for("profiles.new_location")),
         ("Have your licence verified at its official register", licence_counts,
          url_for("profiles.dashboard", _anchor="licence")),
         ("Have a dry needling certification verified",
@@ -61,7 +66,7 @@ def dashboard():
                                           if p.attested_at else None),
                            certs=certs, labels=lifecycle.STATUS_LABELS,
                            licence_good_until=licence_good_until,
-                           today=utcnow().date(), scopes=scopes_for(p),
+                           today=utcnow().date(), scopes=scopes_for(p), unplaced=unplaced,
                            delete_form=forms.DeleteForm(),
                            attest_form=forms.AttestForm())
 
