@@ -143,8 +143,10 @@ def test_a_new_practitioner_sees_what_is_missing(app, client, auth):
         db.session.remove()
     auth.login("new@example.com")
     page = text(client.get("/dashboard"))
-    assert "To do: Confirm your details are still accurate (yearly)" in page
-    assert "You have not confirmed your details yet." in page
+    # Not asked on the first day whether the details are "still" accurate: saving the profile
+    # (a step above) confirms them.
+    assert "still accurate" not in page and "You have not confirmed your details" not in page
+    assert "To do: Choose your profession" in page
     assert "You have not submitted a certification yet." in page
     assert "Not listed yet" in page
 

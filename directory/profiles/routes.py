@@ -54,9 +54,11 @@ def dashboard():
          url_for("profiles.dashboard", _anchor="licence")),
         ("Have a dry needling certification verified",
          bool(listing.shown_certifications(p)), url_for("certifications.index")),
-        ("Confirm your details are still accurate (yearly)", attested,
-         url_for("profiles.dashboard", _anchor="attest")),
     ]
+    if p.attested_at is not None or listing.is_listed(p):
+        # Saving the profile confirms it: a new account is not asked on its first day.
+        checklist.append(("Confirm your details are still accurate (yearly)", attested,
+                          url_for("profiles.dashboard", _anchor="attest")))
     certs = db.session.scalars(
         db.select(Certification).where(Certification.practitioner_id == p.id)
         .order_by(Certification.submitted_at.desc(), Certification.id.desc())).all()
