@@ -230,3 +230,49 @@ def test_a_location_that_could_not_be_placed_stays_visibly_unfinished(app, clien
     assert "is not on the map" not in dashboard.get_data(as_text=True)
     assert 'id="unplaced"' not in client.get(
         f"/profile/locations/{location_id}/edit").get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- towns with counties
+
+COUNTY_TOWNS = [("Cork, Co. Cork", "IE", "Cork, Munster, Ireland"),
+                ("Dublin, Co. Dublin", "IE", "Dublin, Leinster, Ireland"),
+                ("Galway, County Galway", "IE", "Galway, Connacht, Ireland"),
+                ("Leeds, West Yorkshire", "GB", "Leeds (LS1), England, United Kingdom"),
+                ("Oxford, Oxfordshire", "GB", "Oxford, England, United Kingdom"),
+                ("Durham, County Durham", "GB", "Durham, England, United Kingdom"),
+                ("Barry, Vale of Glamorgan", "GB", "Barry, Wales, United Kingdom")]
+
+
+@pytest.mark.parametrize(("typed", "country", "label"), COUNTY_TOWNS,
+                         ids=[t[0] for t in COUNTY_TOWNS])
+def test_a_town_typed_with_its_county_is_found(app, client, typed, country, label):
+    from directory import geo
+
+    place = geo.geocode(typed)
+    assert (place.label, place.country) == (label, country)
+    with app.app_context():
+        p = factories.listed_at(place.lat, place.lng, "Cara County")
+        practitioner_id = p.id
+    page = client.get("/", query_string={"near": typed})
+    assert page.status_code == 200
+    assert f'id="result-{practitioner_id}"' in page.get_data(as_text=True)
+    found = client.get("/api/v1/practitioners", query_string={"near": typed})
+    assert found.status_code == 200
+    assert found.get_json()["origin"]["label"] == label
+
+
+def test_a_location_with_its_county_in_the_region_box_is_placed(app, client, auth):
+    from tests.test_profiles import location_form
+
+    with app.app_context():
+        factories.make_practitioner("cork@example.com", profession="physiotherapist",
+                                    licence_country="IE")
+    auth.login("cork@example.com")
+    response = client.post("/profile/locations/new", data=location_form(
+        clinic_name="Lee Physio", street="1 Grand Parade", city="Cork", region="Co. Cork",
+        postcode="", country="IE"))
+    assert response.status_code == 302
+    with app.app_context():
+        location = db.session.scalars(select(PracticeLocation)).one()
+        assert (location.region, location.region_code) == ("Co. Cork", "IE-M")
+        assert location.lat is not None and location.geo_precision == "place"

@@ -42,6 +42,15 @@ COUNTRY_ALIASES: dict[str, str] = {
 SHORT_REGION_COUNTRIES = frozenset({"US", "AU", "CA"})
 
 TOKEN_ALIASES = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort", "pt": "point"}
+# Counties people write after a town ("Leeds, West Yorkshire") that ISO 3166-2 lists no code for
+# (England's metropolitan counties and Greater London): the region each lies in. Counties that
+# have a code ("Oxfordshire", "Cork") come from pycountry, each under its top-level region.
+COUNTIES_WITHOUT_CODES = {
+    "GB-ENG": ("Greater London", "Greater Manchester", "Merseyside", "South Yorkshire",
+               "Tyne and Wear", "West Midlands", "West Yorkshire"),
+}
+# "Co. Cork", "County Durham": the word before a county's name.
+COUNTY_WORDS = ("co ", "county ")
 
 
 class Region(NamedTuple):
@@ -146,6 +155,35 @@ class Gazetteer:
                 self._add_region(line.split(","))
         for code, line in pending:  # a blank name is that of the postcode
             places.setdefault(name_key(postcodes[code].split(",", 4)[3]), []).append(line)
+        self._add_counties()
+
+    def _add_counties(self) -> None:
+        """Counties, council areas and districts people type after a town, each standing for
+        the top-level region it lies in ("Oxfordshire" → England, "Cork" → Munster); a name
+        that is already a region's or a country's keeps that meaning."""
+        import pycountry
+
+        counties: dict[str, set[str]] = {}
+        for country in {r.country for r in self.regions.values()}:
+            by_code = {s.code: s for s in pycountry.subdivisions.get(country_code=country) or []}
+            for sub in by_code.values():
+                top = sub
+                while top.parent_code and top.parent_code in by_code:
+                    top = by_code[top.parent_code]
+                if top is sub or top.code not in self.regions:
+                    continue
+                name = re.sub(r"\s*\[.*?\]", "", sub.name)  # "Cardiff [Caerdydd GB-CRD]"
+                # ISO writes "Durham, County", "Bristol, City of", "Vale of Glamorgan, The".
+                name, _, after = name.partition(", ")
+                if after and after not in ("County", "City of", "The"):
+                    continue  # "Newry, Mourne and Down": a list of places, not a name
+                counties.setdefault(name_key(name), set()).add(top.code)
+        for region, names in COUNTIES_WITHOUT_CODES.items():
+            for name in names:
+                counties.setdefault(name_key(name), set()).add(region)
+        for key, regions in counties.items():
+            if key not in self.region_aliases and key not in COUNTRY_ALIASES:
+                self.region_aliases[key] = regions
 
     def _add_region(self, row: list[str]) -> None:
         """Record a region and the names and codes people may type for it."""
@@ -232,6 +270,9 @@ class Gazetteer:
         found = self._alias(key)
         if found is not None:
             return found
+        for word in COUNTY_WORDS:  # "Co. Cork", "County Durham"
+            if key.startswith(word) and (found := self._alias(key[len(word):])) is not None:
+                return found
         words = key.split()
         if len(words) > 8:  # no region and country together are that long
             return None
