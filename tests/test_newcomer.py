@@ -276,3 +276,42 @@ def test_a_location_with_its_county_in_the_region_box_is_placed(app, client, aut
         location = db.session.scalars(select(PracticeLocation)).one()
         assert (location.region, location.region_code) == ("Co. Cork", "IE-M")
         assert location.lat is not None and location.geo_precision == "place"
+
+
+# --------------------------------------------------------------------------- places we do not cover
+
+COVERED = ("we list practitioners only in the United States, Australia, the United Kingdom, "
+           "Canada, New Zealand and Ireland")
+
+
+@pytest.mark.parametrize(("typed", "country", "town"), [
+    ("Zürich", "Switzerland", "Zurich, Montana, United States"),
+    ("Kraków", "Poland", "Krakow, Wisconsin, United States"),
+    ("Tokyo", "Japan", None)])
+def test_a_city_outside_the_six_countries_is_named_not_swapped_for_a_small_town(
+        client, typed, country, town):
+    answer = client.get("/api/v1/practitioners", query_string={"near": typed})
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["field"] == "near" and COVERED in error["message"]
+    assert f"“{typed}” is {'a city ' if town else ''}in {country}" in error["message"]
+    if town:  # the small town of that name is offered, not chosen
+        assert error["code"] == "ambiguous_place"
+        assert [c["label"] for c in error["candidates"]] == [town]
+    else:
+        assert error["code"] == "unknown_place"
+    page = client.get("/", query_string={"near": typed}).get_data(as_text=True)
+    assert COVERED in page and 'class="result"' not in page
+    # Named with its state, the town is found.
+    if town:
+        state = town.split(", ")[1]
+        found = client.get("/api/v1/practitioners", query_string={"near": f"{typed}, {state}"})
+        assert found.status_code == 200 and found.get_json()["origin"]["label"] == town
+
+
+def test_a_city_of_the_six_countries_that_shares_a_name_abroad_is_still_found(client):
+    for typed, label in (("London", "London, England, United Kingdom"),
+                         ("Perth", "Perth, Western Australia, Australia"),
+                         ("Dublin", "Dublin, Leinster, Ireland")):
+        found = client.get("/api/v1/practitioners", query_string={"near": typed})
+        assert found.status_code == 200 and found.get_json()["origin"]["label"] == label

