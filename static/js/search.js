@@ -50,7 +50,14 @@
   if (!dataNode || !mapNode || typeof L === "undefined") { return; }
   var data = JSON.parse(dataNode.textContent);
   var map = L.map(mapNode, { keyboard: true, scrollWheelZoom: false });
-  L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 18 }).addTo(map);
+  var tiles = L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 18 });
+  // Without its background (offline, or the tile server down) the map says so, rather than
+  // showing a grey box: the markers and the list still hold every result.
+  tiles.once("tileerror", function () {
+    var note = document.getElementById("map-note");
+    if (note) { note.hidden = false; }
+  });
+  tiles.addTo(map);
   var bounds = [[data.origin.lat, data.origin.lng]];
   var origin = L.circleMarker([data.origin.lat, data.origin.lng], { radius: 6, color: "#b3261e" })
     .addTo(map).bindTooltip("You searched: " + data.origin.label);
@@ -70,6 +77,15 @@
     bounds.push([m.lat, m.lng]);
   });
   map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
+  // The window changed size (a phone turned, a window resized): fit the results again.
+  var refit = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(refit);
+    refit = setTimeout(function () {
+      map.invalidateSize();
+      map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
+    }, 150);
+  });
   // The heading names the searched place: its dot (drawn once the map has a view) is no stop
   // for the keyboard; the tooltip's focus listeners would make this unnamed shape one.
   var dot = origin.getElement();

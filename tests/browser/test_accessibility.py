@@ -321,3 +321,26 @@ def test_long_unbroken_words_do_not_widen_a_phone_page(contexts, live_server, pe
         assert page.get_by_text("Interdisciplinaryphysio", exact=False).first.is_visible()
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width} px wide on a phone"
+
+
+def test_the_map_says_when_its_background_is_missing_and_refits_to_the_window(contexts, people):
+    """The tests serve no tiles (as offline): the map says so instead of a grey box. Made
+    narrower, it fits the results again: every marker stays inside it."""
+    page = contexts.new_page()
+    page.goto("/?near=80202")
+    page.locator("#map .leaflet-marker-icon").first.wait_for()
+    expect(page.locator("#map-note")).to_be_visible()
+    expect(page.locator("#map-note")).to_have_text(
+        "The map's background could not be loaded. The markers show where each practitioner "
+        "is, and the list has every result.")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(600)  # the refit waits for the resizing to settle (150 ms)
+    inside = page.evaluate("""() => {
+      const box = document.getElementById('map').getBoundingClientRect();
+      return [...document.querySelectorAll('#map .leaflet-marker-icon')].map(m => {
+        const r = m.getBoundingClientRect();
+        return r.left >= box.left && r.right <= box.right && r.top >= box.top
+          && r.bottom <= box.bottom;
+      });
+    }""")
+    assert inside and all(inside), inside
