@@ -66,6 +66,12 @@ def country_name(code: str | None) -> str:
     return dict(countries()).get(code.upper(), code)
 
 
+def country_in_sentence(code: str | None) -> str:
+    """A country's name as a sentence says it: "the United States", "Ireland"."""
+    name = country_name(code)
+    return f"the {name}" if name.startswith("United ") else name
+
+
 @cache
 def _subdivisions(country: str) -> dict[str, str]:
     """ISO 3166-2 code → name for one country's top-level subdivisions."""

@@ -315,3 +315,42 @@ def test_a_city_of_the_six_countries_that_shares_a_name_abroad_is_still_found(cl
                          ("Dublin", "Dublin, Leinster, Ireland")):
         found = client.get("/api/v1/practitioners", query_string={"near": typed})
         assert found.status_code == 200 and found.get_json()["origin"]["label"] == label
+
+
+# --------------------------------------------------------------------------- impossible postcodes
+
+
+@pytest.mark.parametrize(("near", "country", "message"), [
+    ("T12 AB12", "", "“T12 AB12” is not a valid Eircode: after the routing key (T12) come four "
+                     "characters, digits or the letters A, C, D, E, F, H, K, N, P, R, T, V, W, "
+                     "X and Y."),
+    ("80202", "GB", "“80202” is not a postcode of the United Kingdom. Check the postcode, or "
+                    "choose its country."),
+    ("SW1A 1AA", "IE", "“SW1A 1AA” is not a postcode of Ireland. Check the postcode, or choose "
+                       "its country."),
+])
+def test_a_postcode_that_cannot_be_one_is_refused_with_a_message(client, near, country,
+                                                                 message):
+    answer = client.get("/api/v1/practitioners", query_string={"near": near,
+                                                               "country": country})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["message"] == message
+    assert message in page_text(client.get("/", query_string={"near": near,
+                                                              "country": country}))
+
+
+def test_valid_eircodes_and_postcodes_still_resolve(client):
+    for near, country, label in (("T12 X2Y7", "", "T12, Cork, Munster, Ireland"),
+                                 ("SW1A 1AA", "GB", "SW1A, Westminster Abbey, England, United "
+                                                    "Kingdom"),
+                                 ("AB12", "", "AB12, Aberdeen, Scotland, United Kingdom")):
+        found = client.get("/api/v1/practitioners", query_string={"near": near,
+                                                                  "country": country})
+        assert found.status_code == 200, near
+        assert found.get_json()["origin"]["label"] == label
+
+
+def page_text(response) -> str:
+    import html
+
+    return html.unescape(response.get_data(as_text=True))

@@ -57,10 +57,7 @@ def jurisdiction_label(code: str) -> str:
 
 def place_name(code: str) -> str:
     """The place's own name in a sentence: "Colorado", "New Zealand", "the United Kingdom"."""
-    if "-" in code:
-        return vocab.region_name(code)
-    name = vocab.country_name(code)
-    return f"the {name}" if name.startswith("United ") else name
+    return vocab.region_name(code) if "-" in code else vocab.country_in_sentence(code)
 
 
 def add_months(day: date, months: int) -> date:

@@ -181,8 +181,34 @@ def _hint_countries(g: Gazetteer, text: str) -> set[str]:
     return found
 
 
+EIRCODE_SHAPED = re.compile(r"([AC-FHKNPRTV-Y]\d{2}|D6W)[A-Z\d]{4}")
+EIRCODE_MESSAGE = ("“{text}” is not a valid Eircode: after the routing key ({key}) come four "
+                   "characters, digits or the letters A, C, D, E, F, H, K, N, P, R, T, V, W, X "
+                   "and Y.")
+
+
+def _refuse_a_wrong_postcode(text: str, wanted: str | None) -> None:
+    """A query shaped as a postcode is refused with a message when it cannot be one: an
+    Eircode with letters Eircodes do not use ("T12 AB12" is not Scotland's AB12), or another
+    country's postcode when a country is chosen ("80202" in Ireland)."""
+    compact = re.sub(r"[\s\-‐-―]+", "", text).upper()
+    if (EIRCODE_SHAPED.fullmatch(compact) and not IE_FULL.fullmatch(compact)
+            and not GB_FULL.fullmatch(compact) and wanted in (None, "IE")):
+        raise GeocodeError(EIRCODE_MESSAGE.format(text=text, key=compact[:3]))
+    if wanted is None or normalise_postcode(text, wanted) is not None:
+        return
+    try:
+        elsewhere = normalise_postcode(text, None)
+    except Ambiguous:
+        elsewhere = ("", "")
+    if elsewhere is not None:
+        raise GeocodeError(f"“{text}” is not a postcode of {vocab.country_in_sentence(wanted)}. "
+                           "Check the postcode, or choose its country.")
+
+
 def _geocode_postcode(g: Gazetteer, text: str, wanted: str | None) -> Place | None:
     """The postcode in the query, if the query is one, starts with one or ends with one."""
+    _refuse_a_wrong_postcode(text, wanted)
     key = normalise_postcode(text, wanted)
     if key is not None:
         found = g.postcode(*key)
