@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime
 
 
@@ -10,3 +11,11 @@ def format_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return f"{value.day} {value.strftime('%b %Y')}"
+
+
+def months_after(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it has no such day)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month,
+                       day=min(day.day, calendar.monthrange(year, month)[1]))

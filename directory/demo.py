@@ -31,7 +31,14 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
-from directory.vocab import CertStatus, GeoPrecision, LicenceMethod, LicenceStatus, TagKind
+from directory.vocab import (
+    CertStatus,
+    GeoPrecision,
+    LicenceMethod,
+    LicenceStatus,
+    Permitted,
+    TagKind,
+)
 
 DEMO_ADMIN_EMAIL = "demo-admin@example.com"
 
@@ -90,7 +97,7 @@ def demo_profession(rng: random.Random, region: str | None, country: str) -> str
 
     weights = {profession: weight for profession, weight in PROFESSION_WEIGHTS[country].items()
                if (rule := rule_for(region, country, profession)) is None
-               or rule.permitted != "no"}
+               or rule.permitted != Permitted.NO}
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from directory.admin.forms import SendAgainForm
-from directory.admin.routes import bp
+from directory.admin.routes import bp, page_asked
 from directory.credentials import checks, scope_changes
 from directory.credentials.rules import VERDICTS, jurisdiction_label
 from directory.extensions import db
@@ -16,6 +16,7 @@ from directory.models import Certification, ScopeChange
 from directory.security import admin_required
 from directory.vocab import CertStatus
 
+PER_PAGE = 50
 SHOWN_CHECKS = ("Profession may dry-needle there", "Hours meet the jurisdiction's minimum",
                 "Practises where licensed")
 
@@ -23,8 +24,11 @@ SHOWN_CHECKS = ("Profession may dry-needle there", "Hours meet the jurisdiction'
 @bp.route("/scope-changes")
 @admin_required
 def scope_changes_list():
-    """Open verdict changes, oldest first, each with its certifications' checks run again."""
-    changes = scope_changes.open_changes()
+    """Open verdict changes, oldest first, a page at a time (a rule of a whole country can
+    turn many), each with its certifications' checks run again."""
+    page = db.paginate(scope_changes.open_changes_query(), page=page_asked(), per_page=PER_PAGE,
+                       error_out=False)
+    changes = page.items
     certs: dict[int, list] = {}
     for change in changes:
         if change.practitioner_id in certs:
@@ -36,7 +40,7 @@ def scope_changes_list():
         certs[change.practitioner_id] = [
             (cert, [c for c in checks.run_checks(cert) if c.name in SHOWN_CHECKS])
             for cert in found]
-    return render_template("admin/scope_changes.html", changes=changes, certs=certs,
+    return render_template("admin/scope_changes.html", changes=changes, page=page, certs=certs,
                            form=SendAgainForm(), verdicts=VERDICTS, label=jurisdiction_label)
 
 

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from directory.credentials.matching import load_programs
-from directory.credentials.rules import RULE_FIELDS, normalise_jurisdiction, review_due
+from directory.credentials.rules import RULE_FIELDS, stored_values
 from directory.extensions import db
 from directory.models import JurisdictionRule, ProgramAlias, TrainingProgram, record
-from directory.vocab import SourceType
 
 RULES_PATH = Path(__file__).resolve().parent.parent / "data" / "jurisdiction_rules.json"
 # The data file's rule fields; each row has these and its jurisdiction and profession.
@@ -59,15 +58,9 @@ def rule_rows() -> list[dict[str, Any]]:
     due date derived), each with the digest of its row."""
     rows = []
     for row in json.loads(RULES_PATH.read_text(encoding="utf-8")):
-        values = {k: row.get(k) for k in FILE_FIELDS}
-        values["jurisdiction"] = normalise_jurisdiction(row["jurisdiction"])
-        values["other_sources"] = list(values["other_sources"] or [])
-        for key in ("other_requirements", "patient_note", "source_date", "pending_changes"):
-            values[key] = values[key] or ""
-        values["source_type"] = values["source_type"] or SourceType.SECONDARY
-        reviewed = values["reviewed_on"]
-        values["reviewed_on"] = date.fromisoformat(reviewed) if reviewed else None
-        values["review_due_on"] = review_due(values["reviewed_on"], values["pending_changes"])
+        reviewed = row.get("reviewed_on")
+        values = stored_values({**row, "review_due_on": None,
+                                "reviewed_on": date.fromisoformat(reviewed) if reviewed else None})
         values["data_digest"] = _digest(row)
         rows.append(values)
     return rows

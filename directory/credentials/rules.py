@@ -2,13 +2,13 @@
 
 The governing rule is chosen once, in SQL (`_governing`): the place's region before its country,
 and in each the profession's own rule before an any-profession rule. The Python lookup
-(`rule_for`), the search's filter and marks (`governing_rule_id_sql`, `permitted_sql`) and the
-automatic checks all use it.
+(`rule_for`), the verdict each location carries for the search's filter
+(`location_verdict_sql`, kept by directory.listing), the result marks
+(`governing_rule_id_sql`) and the automatic checks all use it.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import case, func, or_, select
 
 from directory import vocab
+from directory.dates import months_after
 from directory.extensions import db
 from directory.models import JurisdictionRule, PracticeLocation, Practitioner
 from directory.vocab import Permitted, SourceType
@@ -60,20 +61,27 @@ def place_name(code: str) -> str:
     return vocab.region_name(code) if "-" in code else vocab.country_in_sentence(code)
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it is shorter)."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return day.replace(year=year, month=month,
-                       day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def review_due(reviewed_on: date | None, pending_changes: str | None) -> date | None:
     """When a rule is next due for review: 12 months after its review, 3 if a change is pending."""
     if reviewed_on is None:
         return None
-    return add_months(reviewed_on,
+    return months_after(reviewed_on,
                       PENDING_REVIEW_MONTHS if (pending_changes or "").strip() else REVIEW_MONTHS)
+
+
+def stored_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A rule's facts as stored, from the form or the data file: lists and texts never None
+    (texts stripped), the jurisdiction normalised ("US-*" is "US"), a secondary source unless
+    said, and the review-due date defaulted from the review (review_due)."""
+    values = {k: values.get(k) for k in RULE_FIELDS}
+    values["jurisdiction"] = normalise_jurisdiction(values["jurisdiction"])
+    values["other_sources"] = list(values["other_sources"] or [])
+    for key in ("other_requirements", "patient_note", "source_date", "pending_changes"):
+        values[key] = (values[key] or "").strip()
+    values["source_type"] = values["source_type"] or SourceType.SECONDARY
+    if values["review_due_on"] is None:
+        values["review_due_on"] = review_due(values["reviewed_on"], values["pending_changes"])
+    return values
 
 
 def is_due_for_review(rule: JurisdictionRule, today: date) -> bool:

@@ -90,10 +90,10 @@ def watching(rule: JurisdictionRule, actor: User | None, reason: str,
     db.session.flush()
 
 
-def open_changes() -> list[ScopeChange]:
+def open_changes_query():
     """The flagged changes no administrator has looked at yet, oldest first."""
-    return list(db.session.scalars(select(ScopeChange).where(ScopeChange.resolved_at.is_(None))
-                                   .order_by(ScopeChange.created_at, ScopeChange.id)))
+    return (select(ScopeChange).where(ScopeChange.resolved_at.is_(None))
+            .order_by(ScopeChange.created_at, ScopeChange.id))
 
 
 def open_count() -> int:

@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+import pycountry
+
 from directory.geo.distance import KM_PER_DEGREE, haversine_km
 from directory.geo.place import Place
 from directory.vocab import GeoPrecision
@@ -163,8 +165,6 @@ class Gazetteer:
         """Counties, council areas and districts people type after a town, each standing for
         the top-level region it lies in ("Oxfordshire" → England, "Cork" → Munster); a name
         that is already a region's or a country's keeps that meaning."""
-        import pycountry
-
         counties: dict[str, set[str]] = {}
         for country in {r.country for r in self.regions.values()}:
             by_code = {s.code: s for s in pycountry.subdivisions.get(country_code=country) or []}

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, or_, select
 
 from directory import listing, outbox
+from directory.dates import months_after
 from directory.extensions import db
 from directory.links import absolute_url
 from directory.models import Licence, Practitioner, User, record
@@ -27,18 +28,6 @@ REMINDER_DAYS = 30
 QUEUE_DAYS = 30
 # What a check looked at: the licence as the practitioner states it.
 IDENTITY_FIELDS = ("licence_number", "licence_country", "licence_region", "npi")
-
-
-def months_after(day: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it has no such day)."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def jurisdiction_of(practitioner: Practitioner) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from directory.credentials import scope_changes
-from directory.credentials.rules import RULE_FIELDS, normalise_jurisdiction, review_due
+from directory.credentials.rules import RULE_FIELDS, normalise_jurisdiction, stored_values
 from directory.extensions import db
 from directory.models import (
     Certification,
@@ -24,7 +24,6 @@ from directory.models import (
     record,
 )
 from directory.models.base import utcnow
-from directory.vocab import SourceType
 
 PROGRAM_FIELDS = ("key", "organisation", "organisation_acronym", "name", "level", "country",
                   "hours", "in_person_hours", "exam", "website", "source_url", "notes")
@@ -178,20 +177,6 @@ def _rule_message(values: dict[str, Any]) -> str:
             f"{values.get('profession')}.")
 
 
-def _rule_values(values: dict[str, Any]) -> dict[str, Any]:
-    """The form's values as stored: lists and texts never None, the jurisdiction normalised,
-    and the review-due date defaulted from the review (rules.review_due)."""
-    values = {k: values.get(k) for k in RULE_FIELDS}
-    values["jurisdiction"] = normalise_jurisdiction(values["jurisdiction"])
-    values["other_sources"] = list(values["other_sources"] or [])
-    for key in ("other_requirements", "patient_note", "source_date", "pending_changes"):
-        values[key] = (values[key] or "").strip()
-    values["source_type"] = values["source_type"] or SourceType.SECONDARY
-    if values["review_due_on"] is None:
-        values["review_due_on"] = review_due(values["reviewed_on"], values["pending_changes"])
-    return values
-
-
 @dataclass(frozen=True)
 class RuleSaved:
     """A rule saved, and how many practitioners' verdicts the change turned (each flagged
@@ -203,7 +188,7 @@ class RuleSaved:
 
 def create_rule(actor: User, values: dict[str, Any], reason: str = "") -> RuleSaved:
     """Add a jurisdiction rule; practitioners whose verdict it changes are flagged."""
-    values = _rule_values(values)
+    values = stored_values(values)
     rule = JurisdictionRule(**values, admin_edited_at=utcnow())
     with scope_changes.watching(rule, actor, reason, rule.jurisdiction,
                                 rule.profession) as watch:
@@ -220,7 +205,7 @@ def update_rule(rule: JurisdictionRule, actor: User, values: dict[str, Any],
                 reason: str = "") -> RuleSaved:
     """Change a jurisdiction rule: the audit event names who, the changed fields, their old
     values and why; practitioners whose verdict it changes are flagged for an administrator."""
-    values = _rule_values(values)
+    values = stored_values(values)
     changed = sorted(k for k in RULE_FIELDS if getattr(rule, k) != values.get(k))
     before = {k: _json_safe(getattr(rule, k)) for k in changed}
     with scope_changes.watching(rule, actor, reason, values["jurisdiction"],
