@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.support import PHONE, axe_violations, describe, log_in
+from tests.browser.support import PHONE, axe_violations, describe, log_in, unique
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +44,10 @@ PAGES = [
     ("admin-mail", "admin", lambda people: "/admin/mail"),
     ("admin-import", "admin", lambda people: "/admin/bulk/"),
     ("admin-verdicts", "admin", lambda people: "/admin/scope-changes"),
+    ("issuer-home", "issuer", lambda people: "/issuer/"),
+    ("issuer-certification", "issuer",
+     lambda people: f"/issuer/certifications/{people.pending_id}"),
+    ("issuer-roster", "issuer", lambda people: "/issuer/roster"),
 ]
 
 
@@ -52,6 +57,8 @@ def visit(page: Page, people, who: str | None, path: str) -> None:
         log_in(page, people.manual.email)
     elif who == "admin":
         log_in(page, people.admin.email)
+    elif who == "issuer":
+        log_in(page, people.issuer_email)
     page.goto(path)
     if path.startswith("/?near="):
         page.locator("#map .leaflet-marker-icon").first.wait_for()
@@ -59,16 +66,21 @@ def visit(page: Page, people, who: str | None, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def pages_people(live_server, people):
-    """The prepared people, and the id of the certification waiting in the queue."""
+    """The prepared people, the id of the certification waiting in the queue, and an issuer
+    account for the organisation that certificate cites."""
     from sqlalchemy import select
 
     from directory.extensions import db
+    from directory.issuers.services import create_issuer
     from directory.models import Certification
 
+    issuer_email = f"{unique('issuer')}@example.com"
     with live_server.services():
-        pending_id = db.session.scalar(select(Certification.id).where(
+        pending = db.session.scalar(select(Certification).where(
             Certification.public_code == people.pending.code))
-    return SimpleNamespace(**vars(people), pending_id=pending_id)
+        pending_id = pending.id
+        create_issuer(issuer_email, pending.program.organisation, password=PASSWORD)
+    return SimpleNamespace(**vars(people), pending_id=pending_id, issuer_email=issuer_email)
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
@@ -344,3 +356,61 @@ def test_the_map_says_when_its_background_is_missing_and_refits_to_the_window(co
       });
     }""")
     assert inside and all(inside), inside
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_required_field_asterisks_stay_beside_their_labels(contexts, viewport):
+    """Each required field's "*" sits on its label's line, just after the label's text."""
+    page = contexts.new_page(PHONE) if viewport == "phone" else contexts.new_page()
+    page.goto("/account/signup")
+    pairs = page.evaluate("""() => [...document.querySelectorAll('.field .required')].map(star => {
+      const label = star.parentElement.querySelector('label');
+      const range = document.createRange();
+      range.selectNodeContents(label);
+      const lines = [...range.getClientRects()];
+      const last = lines[lines.length - 1];
+      const s = star.getBoundingClientRect();
+      return {label: label.textContent, gap: s.left - last.right,
+              sameLine: Math.abs((s.top + s.bottom) / 2 - (last.top + last.bottom) / 2) < 4};
+    })""")
+    assert len(pairs) >= 3, pairs  # name, e-mail, password...
+    for pair in pairs:
+        assert pair["sameLine"] and 0 <= pair["gap"] < 12, pair
+
+
+def test_the_map_stays_in_view_beside_a_long_list_on_a_desktop(contexts, live_server, people):
+    """Scrolled to the bottom of a long list of results, the map is still on the screen."""
+    from tests.browser.conftest import _practitioner
+
+    for n in range(8):
+        _practitioner(live_server, people.admin, f"Ava Atlanta {n}", techniques=["deep"],
+                      postcode="30303", city="Atlanta", region="GA", approve=True)
+    page = contexts.new_page({"width": 1280, "height": 700})
+    page.goto("/?near=30303")
+    page.locator("#map .leaflet-marker-icon").first.wait_for()
+    assert page.locator("#results-list li.result").count() >= 8
+    last = page.locator("#results-list li.result").last
+    last.scroll_into_view_if_needed()
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert page.evaluate("() => window.scrollY") > 300  # the list is longer than the window
+    box = page.locator("#map").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 700, box
+    assert last.is_visible()
+
+
+def test_the_admin_queue_shows_its_review_column_on_a_phone(contexts, pages_people):
+    """At 390 px each waiting certification is a card whose Review link is on the screen,
+    with no sideways scrolling inside the table's box either."""
+    page = contexts.new_page(PHONE)
+    log_in(page, pages_people.admin.email)
+    page.goto("/admin/queue")
+    link = page.get_by_role("link", name=f"Review {pages_people.pending.name}")
+    expect(link).to_be_visible()
+    box = link.bounding_box()
+    assert 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], box
+    region = page.get_by_role("region", name="Certifications")
+    assert region.evaluate("el => el.scrollWidth <= el.clientWidth")
+    # Each value is named by its column, as the table's header does on a wide screen.
+    cell = page.get_by_role("row").filter(has_text=pages_people.pending.name) \
+        .get_by_role("cell").first
+    assert cell.evaluate("td => getComputedStyle(td, '::before').content") == '"Submitted: "'
