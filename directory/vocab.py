@@ -135,11 +135,17 @@ def languages() -> dict[str, str]:
     return {lang.alpha_2: lang.name for lang in pycountry.languages if hasattr(lang, "alpha_2")}
 
 
+def folded(text: str) -> str:
+    """Text without case or accents, for comparing and ordering: "Siobhán" → "siobhan",
+    "Māori" → "maori"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold())
+                   if not unicodedata.combining(ch))
+
+
 def resolve_language(text: str) -> str | None:
     """The ISO 639-1 code of a language typed as a code ("es") or an English name ("Spanish"),
     with or without its accents ("Māori", "Maori")."""
-    wanted = "".join(ch for ch in unicodedata.normalize("NFKD", text.strip().casefold())
-                     if not unicodedata.combining(ch))
+    wanted = folded(text.strip())
     if not wanted:
         return None
     if wanted in LANGUAGE_SYNONYMS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from directory import vocab
 from directory.errors import CODES
+from directory.search import DEFAULT_SORT, MAX_RESULTS, SORTS
 from directory.search.filters import FILTERS
 from directory.vocab import LicenceMethod, LicenceStatus
 
@@ -213,6 +214,11 @@ def openapi_document(server: str) -> dict:
                {"type": "integer", "minimum": 1, "maximum": 1000}),
         _query("per_page", "Results per page.", {"type": "integer", "minimum": 1,
                                                  "maximum": 100}),
+        _query("sort", "The order: " + "; ".join(f"{key}: {words.lower()}" for key, words
+                                                  in SORTS.items())
+               + f" (default {DEFAULT_SORT}, then name). Other orders than distance order "
+               f"the nearest {MAX_RESULTS} results.",
+               {"type": "string", "enum": list(SORTS), "default": DEFAULT_SORT}),
     ]
     return {
         "openapi": "3.1.0",

@@ -9,7 +9,16 @@ from wtforms.widgets import Select
 
 from directory import geo, vocab
 from directory.forms import BaseForm, CheckboxTick, TextInput
-from directory.search import FILTERS, MAX_RADIUS_KM, RADII_KM, Filters, Results, search
+from directory.search import (
+    DEFAULT_SORT,
+    FILTERS,
+    MAX_RADIUS_KM,
+    RADII_KM,
+    SORTS,
+    Filters,
+    Results,
+    search,
+)
 from directory.search.filters import SearchFilter
 
 DEFAULT_RADIUS = 25.0
@@ -161,6 +170,9 @@ SearchForm.page = IntegerField("Page", default=1, validators=[
 SearchForm.per_page = IntegerField("Results per page", default=20, validators=[
     Optional(), NumberRange(1, 100, "Ask for 1 to 100 results per page.")],
     invalid_value_message="Results per page must be a whole number.")
+SearchForm.sort = ChoiceField("Sort by", default=DEFAULT_SORT, choices=SORTS,
+                              invalid_choice_message="Sort by " + ", ".join(list(SORTS)[:-1])
+                              + f" or {list(SORTS)[-1]}.")
 
 
 class RadiusError(ValueError):
@@ -243,5 +255,6 @@ def run(form: SearchForm) -> tuple[geo.Place, Results, str]:
         raise RadiusError(message)
     radius_km = to_km(form.radius_in(unit), unit)
     results = search(origin.lat, origin.lng, radius_km, form.filters(),
-                     page=form.page.data or 1, per_page=form.per_page.data or 20)
+                     page=form.page.data or 1, per_page=form.per_page.data or 20,
+                     sort=form.sort.data or DEFAULT_SORT)
     return origin, results, unit

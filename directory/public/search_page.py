@@ -13,6 +13,7 @@ from directory import geo, vocab
 from directory.extensions import db
 from directory.models import PractitionerTag
 from directory.public import search_form
+from directory.search import DEFAULT_SORT, SORTS
 from directory.search import filters as search_filters
 from directory.vocab import TagKind
 
@@ -42,7 +43,8 @@ def render_search():
     form.language.choices = {"": "Any language", **dict(_with_selected(
         spoken_languages(), form.language.data))}
     context = {"form": form, "searched": False, "units": search_form.unit_label,
-               "radius_text": search_form.radius_text}
+               "radius_text": search_form.radius_text, "sorts": SORTS,
+               "default_sort": DEFAULT_SORT}
     if not any(request.args.get(k) for k in ("near", "lat", "lng")):
         return render_template("public/home.html", **context)
     context["searched"] = True
@@ -85,6 +87,7 @@ def render_search():
         past_the_end=search_form.past_the_end(results.pages)
         if results.total and not results.hits else None,
         page_url=lambda n: _url_with(page=n),
+        sort_url=lambda key: _url_with(sort=None if key == DEFAULT_SORT else key, page=None),
         unit_url=lambda u: _url_with(unit=u, radius=_convert(radius, unit, u), page=None),
         tile_url=_tile_config(), **context)
 

@@ -9,7 +9,16 @@ Who is searchable at all is directory.listing's rule (listed, and confirmed with
 """
 
 from directory.search.filters import FILTERS, Filters
-from directory.search.ring import MAX_RADIUS_KM, MAX_RESULTS, RADII_KM, Hit, Results, search
+from directory.search.ring import (
+    DEFAULT_SORT,
+    MAX_RADIUS_KM,
+    MAX_RESULTS,
+    RADII_KM,
+    SORTS,
+    Hit,
+    Results,
+    search,
+)
 
-__all__ = ["FILTERS", "MAX_RADIUS_KM", "MAX_RESULTS", "RADII_KM", "Filters", "Hit", "Results",
-           "search"]
+__all__ = ["DEFAULT_SORT", "FILTERS", "MAX_RADIUS_KM", "MAX_RESULTS", "RADII_KM", "SORTS",
+           "Filters", "Hit", "Results", "search"]

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from flask import current_app
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, true
 
-from directory import geo, listing
+from directory import geo, listing, vocab
 from directory.credentials import rules
 from directory.credentials.rules import Scope
 from directory.extensions import db
@@ -269,9 +269,35 @@ def _count_in_box(lat: float, lng: float, probe_km: float) -> int:
     return db.session.connection().execute(_probe_statement(n_boxes), params).scalar_one()
 
 
+# How results can be ordered: the parameter's value → its words. Distance is the default;
+# the others order the nearest MAX_RESULTS (all the results unless the count is capped).
+SORTS: dict[str, str] = {
+    "distance": "Distance",
+    "name": "Name",
+    "accepting": "Accepting new patients first",
+}
+DEFAULT_SORT = "distance"
+
+
+def _sort_key(sort: str):
+    """How hits are ordered for a sort other than distance. The same in Python on both
+    databases: their collations order accented and mixed-case names differently."""
+    def key(hit: Hit) -> tuple:
+        name = vocab.folded(hit.practitioner.full_name or "")
+        if sort == "name":
+            return (name, hit.distance_km, hit.practitioner.id)
+        return (not hit.practitioner.accepting_new_patients, hit.distance_km, name,
+                hit.practitioner.id)
+    return key
+
+
 def search(lat: float, lng: float, radius_km: float, filters: Filters | None = None,
-           page: int = 1, per_page: int = 20, today: date | None = None) -> Results:
-    """The page of nearest searchable practitioners, widening the ring until it has enough."""
+           page: int = 1, per_page: int = 20, today: date | None = None,
+           sort: str = DEFAULT_SORT) -> Results:
+    """The page of nearest searchable practitioners, widening the ring until it has enough,
+    ordered by distance (then name) or as `sort` says (one of SORTS)."""
+    if sort not in SORTS:
+        raise ValueError(f"Not a sort order: {sort!r}")
     filters = filters or Filters()
     today = today or utcnow().date()
     radius_km = min(max(float(radius_km), 0.1), MAX_RADIUS_KM)
@@ -280,13 +306,17 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
     start = (page - 1) * per_page
     # The page, cut at the cap (the count asks for one more than MAX_RESULTS).
     page_size = max(0, min(per_page, MAX_RESULTS - start))
+    # Another order than distance reads all the (capped) results and orders them here.
+    read_from, read_size = (start, page_size) if sort == DEFAULT_SORT else (0, MAX_RESULTS)
     while True:
-        found, hits = nearest(lat, lng, ring, filters, wanted, today, start, page_size)
+        found, hits = nearest(lat, lng, ring, filters, wanted, today, read_from, read_size)
         if found >= wanted or ring >= radius_km:
             break
         # Grow by the density seen so far (area grows with the square of the radius).
         growth = math.sqrt(wanted / max(found, 1)) * 1.2
         ring = min(radius_km, ring * min(max(growth, 2.0), 8.0))
+    if sort != DEFAULT_SORT:
+        hits = sorted(hits, key=_sort_key(sort))[start:start + page_size]
     _add_scopes(hits)
     return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
                    page=page, per_page=per_page, radius_km=radius_km)
@@ -329,4 +359,4 @@ def _hits(rows) -> list[Hit]:
     return list(hits.values())
 
 
-__all__ = ["MAX_RESULTS", "RADII_KM", "Hit", "Results", "search"]
+__all__ = ["DEFAULT_SORT", "MAX_RESULTS", "RADII_KM", "SORTS", "Hit", "Results", "search"]

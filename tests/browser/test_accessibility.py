@@ -414,3 +414,23 @@ def test_the_admin_queue_shows_its_review_column_on_a_phone(contexts, pages_peop
     cell = page.get_by_role("row").filter(has_text=pages_people.pending.name) \
         .get_by_role("cell").first
     assert cell.evaluate("td => getComputedStyle(td, '::before').content") == '"Submitted: "'
+
+
+def test_printed_results_and_profile_are_the_information_alone(page: Page, people):
+    """Printed, the results are the list without the map, the search form, the sort links or
+    the header's links; a profile keeps its heading and facts without its buttons."""
+    page.goto("/?near=80202")
+    page.locator("#map .leaflet-marker-icon").first.wait_for()
+    page.emulate_media(media="print")
+    for hidden in ("#map", "#search-form", "nav[aria-label='Main']", ".sort-by"):
+        expect(page.locator(hidden)).to_be_hidden()
+    expect(page.get_by_role("link", name=people.electrical.name)).to_be_visible()
+    expect(page.locator("#results-heading")).to_be_visible()
+    page.emulate_media(media="screen")
+    expect(page.locator("#map")).to_be_visible()
+
+    page.goto(f"/p/{people.electrical.slug}")
+    page.emulate_media(media="print")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(people.electrical.name)
+    expect(page.locator("nav[aria-label='Main']")).to_be_hidden()
+    assert all(not b.is_visible() for b in page.locator("main button, main .button").all())
