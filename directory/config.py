@@ -140,5 +140,7 @@ class Defaults:
     SITE_NAME = "Dry Needling Directory"
     # The public address, for links in e-mails sent from commands (no request to take it from).
     SITE_URL = "http://127.0.0.1:5000"
+    # URLs in one sitemap file (the protocol's most, 50,000); more make /sitemap.xml an index.
+    SITEMAP_URLS_PER_FILE = 50_000
     SERVER_NAME = None
     PREFERRED_URL_SCHEME = "http"

@@ -219,6 +219,19 @@ def searchable_clause(now: datetime | None = None) -> ColumnElement[bool]:
                        attested_since(now))
 
 
+def is_published(practitioner: Practitioner, now: datetime | None = None) -> bool:
+    """True when what the directory publishes for others to reuse carries this practitioner
+    (the sitemap, and its page left open to search engines; the bulk export): searchable, and
+    not demo data (demo practitioners are listed on a demo site, but they are not real
+    people)."""
+    return is_searchable(practitioner, now) and not practitioner.is_demo
+
+
+def published_clause(now: datetime | None = None) -> ColumnElement[bool]:
+    """SQL for is_published(), on the practitioners row."""
+    return and_(searchable_clause(now), Practitioner.is_demo.is_(False))
+
+
 # What each practice location copies of its practitioner, so that the search reads the
 # (lat, lng) index alone (see PracticeLocation).
 SEARCH_COPIES = {"practitioner_listed_until": Practitioner.listed_until,

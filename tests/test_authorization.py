@@ -103,6 +103,8 @@ ROUTES = {
     "ops.healthz": ("GET", "/healthz", PUBLIC),
     "public.favicon": ("GET", "/favicon.ico", PUBLIC),
     "public.robots": ("GET", "/robots.txt", PUBLIC),
+    "public.sitemap": ("GET", "/sitemap.xml", PUBLIC),
+    "public.sitemap_file": ("GET", "/sitemap-1.xml", PUBLIC),
     "issuers.index": ("GET", "/issuer/", ISSUER),
     "issuers.certification": ("GET", "/issuer/certifications/{cert_id}", ISSUER),
     "issuers.revoke": ("POST", "/issuer/certifications/{cert_id}/revoke", ISSUER),

@@ -42,9 +42,7 @@ def searchable_practitioners(today: date | None = None
     last = 0
     while True:
         ids = list(db.session.scalars(
-            # Demo practitioners are listed on a demo site, but they are not real people.
-            select(Practitioner.id).where(listing.searchable_clause(now), Practitioner.id > last,
-                                          Practitioner.is_demo.is_(False))
+            select(Practitioner.id).where(listing.published_clause(now), Practitioner.id > last)
             .order_by(Practitioner.id).limit(BATCH)))
         if not ids:
             return

@@ -23,6 +23,7 @@ from directory.credentials.rules import scopes_for
 from directory.extensions import db, limiter
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
+from directory.public import seo
 from directory.public.forms import VerifyForm
 from directory.public.search_page import render_search
 from directory.ratelimit import client_address, setting
@@ -58,7 +59,8 @@ def _icon(folder: str) -> bytes:
 @public
 def robots():
     """What crawlers may read: the public pages, not the accounts' or administrators'."""
-    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW)]
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW),
+             seo.robots_sitemap_line()]
     response = current_app.response_class("\n".join(lines) + "\n", mimetype="text/plain")
     response.cache_control.public, response.cache_control.max_age = True, 86400
     return response
@@ -67,6 +69,35 @@ def robots():
 # Pages a crawler has no business reading (private, or a form without content of its own).
 ROBOTS_DISALLOW = ("/admin/", "/account/", "/dashboard", "/profile/", "/certifications/",
                    "/issuer/", "/api/")
+
+
+@bp.route("/sitemap.xml")
+@public
+def sitemap():
+    """The sitemap of the site's pages and the indexed profiles: the one file, or an index of
+    the files when there are more URLs than one file may hold."""
+    files = seo.file_count()
+    body = seo.urlset_xml(seo.file_entries(1)) if files == 1 else seo.index_xml(files)
+    return _xml(body)
+
+
+@bp.route("/sitemap-<int:number>.xml")
+@public
+def sitemap_file(number: int):
+    """One file of the sitemap (1 to the count the index names; any other number: 404)."""
+    if not 1 <= number <= seo.file_count():
+        abort(404)
+    return _xml(seo.urlset_xml(seo.file_entries(number)))
+
+
+def _xml(body: str):
+    response = current_app.response_class(body, mimetype="application/xml")
+    response.cache_control.public, response.cache_control.max_age = True, 3600
+    return response
+
+
+# The canonical address of a site page, for templates/base.html.
+bp.add_app_template_global(seo.canonical_url, "canonical_url")
 
 
 @bp.route("/about")
@@ -83,8 +114,12 @@ def practitioner(slug: str):
     p = db.session.scalar(select(Practitioner).where(Practitioner.slug == slug))
     if p is None or not listing.can_view(p, current_user):
         abort(404)
-    return render_template("public/practitioner.html", p=p, listed=listing.is_listed(p),
-                           certs=listing.shown_certifications(p), scopes=scopes_for(p))
+    listed, certs = listing.is_listed(p), listing.shown_certifications(p)
+    # The page's structured data and preview tags only once it is public; until then (its
+    # owner and administrators) and while it is not indexed: noindex.
+    return render_template("public/practitioner.html", p=p, listed=listed, certs=certs,
+                           scopes=scopes_for(p), indexed=listing.is_published(p),
+                           meta=seo.profile_meta(p, certs) if listed else None)
 
 
 @bp.route("/verify", methods=["GET"])
