@@ -107,3 +107,50 @@ def test_the_api_sorts_and_documents_the_orders(app, client):
     parameters = spec["paths"]["/practitioners"]["get"]["parameters"]
     sort = next(p for p in parameters if p["name"] == "sort")
     assert sort["schema"]["enum"] == ["distance", "name", "accepting"]
+
+
+def test_a_profile_opened_from_the_results_links_back_to_the_same_search(app, client):
+    with app.app_context():
+        listed_at(39.7525, -104.9995, "Zed Near", accepting=False)
+        listed_at(39.7600, -104.9995, "Abe Farther")
+    search = "/?near=80202&radius=10&sort=name&accessible=&page=1"
+    page = client.get(search).get_data(as_text=True)
+    link = re.search(r'<h3><a href="(/p/[^"]+)">Abe Farther', page).group(1)
+    profile = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    back = re.search(r'<p class="back-link"><a href="([^"]+)">', profile).group(1)
+    assert back.replace("&amp;", "&") == "/?near=80202&radius=10&sort=name&page=1"
+    # Back on the results: the same search, in the same order.
+    again = client.get(back.replace("&amp;", "&")).get_data(as_text=True)
+    assert re.findall(r'<h3><a href="/p/[^"]+">([^<]+)</a>', again) == ["Abe Farther",
+                                                                        "Zed Near"]
+    # Opened directly, the profile has no such link.
+    slug = link.split("?")[0]
+    assert "Back to results" not in client.get(slug).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("results", [
+    "next=https://evil.example/&near=80202",  # only the search's own parameters are kept
+    "near=80202&javascript:alert(1)=x",
+    "//evil.example/?near=80202",
+])
+def test_the_back_link_only_ever_leads_to_a_search_here(app, client, results):
+    from urllib.parse import quote
+
+    with app.app_context():
+        p = listed_at(39.7525, -104.9995, "Zed Near")
+        slug = p.slug
+    response = client.get(f"/p/{slug}?results={quote(results)}")
+    assert response.status_code == 200
+    back = re.search(r'<p class="back-link"><a href="([^"]+)">', response.get_data(as_text=True))
+    assert back is None or back.group(1).startswith("/?")
+    assert "evil" not in (back.group(1) if back else "")
+    assert "javascript" not in (back.group(1) if back else "")
+
+
+@pytest.mark.parametrize("results", ["", "x" * 5000, "%ff%fe", "radius=10", "near"])
+def test_a_profile_with_a_broken_results_parameter_still_opens(app, client, results):
+    with app.app_context():
+        slug = listed_at(39.7525, -104.9995, "Zed Near").slug
+    response = client.get(f"/p/{slug}", query_string={"results": results})
+    assert response.status_code == 200
+    assert "Back to results" not in response.get_data(as_text=True)

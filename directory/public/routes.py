@@ -25,7 +25,7 @@ from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 from directory.public import seo
 from directory.public.forms import VerifyForm
-from directory.public.search_page import render_search
+from directory.public.search_page import BACK_PARAMETER, render_search, results_url
 from directory.ratelimit import client_address, setting
 from directory.security import public
 from directory.vocab import CertStatus
@@ -119,7 +119,8 @@ def practitioner(slug: str):
     # owner and administrators) and while it is not indexed: noindex.
     return render_template("public/practitioner.html", p=p, listed=listed, certs=certs,
                            scopes=scopes_for(p), indexed=listing.is_published(p),
-                           meta=seo.profile_meta(p, certs) if listed else None)
+                           meta=seo.profile_meta(p, certs) if listed else None,
+                           back_url=results_url(request.args.get(BACK_PARAMETER)))
 
 
 @bp.route("/verify", methods=["GET"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, StringField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import Select
 
@@ -173,6 +174,10 @@ SearchForm.per_page = IntegerField("Results per page", default=20, validators=[
 SearchForm.sort = ChoiceField("Sort by", default=DEFAULT_SORT, choices=SORTS,
                               invalid_choice_message="Sort by " + ", ".join(list(SORTS)[:-1])
                               + f" or {list(SORTS)[-1]}.")
+
+# Every parameter of a search, from the form: what a link back to a search may carry.
+SEARCH_PARAMETERS: tuple[str, ...] = tuple(
+    name for name in dir(SearchForm) if isinstance(getattr(SearchForm, name), UnboundField))
 
 
 class RadiusError(ValueError):

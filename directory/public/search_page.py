@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from flask import current_app, render_template, request, url_for
 from sqlalchemy import select
@@ -71,7 +71,9 @@ def render_search():
     filtered = any(request.args.get(name) for name in search_filters.NAMES)
     # One URL built, the others by its pattern (slugs are [a-z0-9-]; quoted all the same).
     profile_url = url_for("public.practitioner", slug="-").removesuffix("-")
-    profile_urls = {h.practitioner.id: profile_url + quote(h.practitioner.slug, safe="")
+    # Each profile is opened with this search in its address, for its "Back to results" link.
+    back = "?" + urlencode({BACK_PARAMETER: request.query_string.decode("latin-1")})
+    profile_urls = {h.practitioner.id: profile_url + quote(h.practitioner.slug, safe="") + back
                     for h in results.hits}
     markers = [{
         "id": h.practitioner.id, "name": h.practitioner.full_name,
@@ -90,6 +92,23 @@ def render_search():
         sort_url=lambda key: _url_with(sort=None if key == DEFAULT_SORT else key, page=None),
         unit_url=lambda u: _url_with(unit=u, radius=_convert(radius, unit, u), page=None),
         tile_url=_tile_config(), **context)
+
+
+BACK_PARAMETER = "results"
+BACK_MAX_LENGTH = 2000
+
+
+def results_url(search: str | None) -> str | None:
+    """The search page's address for a profile's "Back to results" link: the search the
+    profile was opened from (its query string, in the profile's `results` parameter), keeping
+    only the search's own parameters, so the link can only lead to a search on this site."""
+    if not search or len(search) > BACK_MAX_LENGTH:
+        return None
+    kept = [(name, value) for name, value in parse_qsl(search, keep_blank_values=False)
+            if name in search_form.SEARCH_PARAMETERS]
+    if not any(name in ("near", "lat") for name, _ in kept):
+        return None
+    return url_for("public.home") + "?" + urlencode(kept)
 
 
 def _with_selected(languages: list[tuple[str, str]], selected: str | None):
