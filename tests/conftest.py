@@ -95,6 +95,25 @@ def stale_search_copies() -> list[tuple]:
                            location_verdict_expression()))))]
 
 
+def stale_search_words() -> list[tuple]:
+    """Practitioners whose words for the name search differ from their name, clinics, licence
+    and NPI (directory.search.names keeps them): checked after every test like the copies."""
+    from sqlalchemy import select
+
+    from directory.models import PracticeLocation, Practitioner
+    from directory.search.names import document
+
+    with db.engine.connect() as conn:
+        clinics: dict[int, list[str]] = {}
+        for pid, clinic in conn.execute(select(PracticeLocation.practitioner_id,
+                                               PracticeLocation.clinic_name)):
+            clinics.setdefault(pid, []).append(clinic)
+        return [(pid, stored) for pid, name, licence, npi, stored in conn.execute(select(
+            Practitioner.id, Practitioner.full_name, Practitioner.licence_number,
+            Practitioner.npi, Practitioner.search_words))
+            if stored != document(name, licence, npi, clinics.get(pid, []))]
+
+
 @pytest.fixture
 def app(migrated_database, tmp_path):
     """A fresh app over an emptied database."""
@@ -104,6 +123,8 @@ def app(migrated_database, tmp_path):
         db.session.remove()
         stale = stale_search_copies()
         assert not stale, f"locations whose search copies differ from their practitioner: {stale}"
+        stale = stale_search_words()
+        assert not stale, f"practitioners whose name-search words are out of date: {stale}"
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if db.engine.dialect.name == "postgresql":

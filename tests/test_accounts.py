@@ -19,6 +19,7 @@ from directory.accounts.passwords import verify_password
 from directory.extensions import db
 from directory.models import Practitioner, User
 from directory.models.base import utcnow
+from directory.search.names import document
 from tests.factories import PASSWORD, audit_events, login, make_admin, make_user
 from tests.pages import field_error, flashes
 
@@ -1177,7 +1178,8 @@ def test_two_sign_ups_with_the_same_name_at_the_same_moment_both_succeed(app, ou
                     user_id=uid, slug=slug, full_name="Jane Doe", post_nominals="",
                     licence_number="", bio="", phone="", public_email="", website="",
                     booking_url="", accepting_new_patients=True, insurance_notes="",
-                    is_demo=False, version=1, created_at=utcnow(), updated_at=utcnow()))
+                    is_demo=False, version=1, created_at=utcnow(), updated_at=utcnow(),
+                    search_words=document("Jane Doe", "", None, [])))  # as the app keeps it
         return slug
 
     monkeypatch.setattr(services, "unique_slug", raced)

@@ -218,13 +218,15 @@ def test_the_radius_limit_is_in_the_unit_the_place_decides(client, denver):
 
 @pytest.mark.parametrize("query", ["", "country=US&radius=10", "lng=-104.99", "near=%20"])
 def test_a_search_without_a_place_is_the_documented_400(client, spec, query):
-    """The document says a search needs near, or lat and lng, and what the answer is without."""
+    """The document says a search needs near, or lat and lng, or q, and what the answer is
+    without."""
     operation = spec["paths"]["/practitioners"]["get"]
     assert "place_required" in operation["description"]
     assert "place_required" in operation["responses"]["400"]["description"]
     for name in ("near", "lat", "lng"):
         (parameter,) = (p for p in operation["parameters"] if p["name"] == name)
         assert "place_required" in parameter["description"], name
+    assert "q" in {p["name"] for p in operation["parameters"]}
     assert "place_required" in spec["components"]["schemas"]["Error"]["properties"]["error"][
         "properties"]["code"]["enum"]
 
@@ -233,4 +235,5 @@ def test_a_search_without_a_place_is_the_documented_400(client, spec, query):
     check(spec, "Error", response.get_json())
     assert response.get_json()["error"] == {
         "code": "place_required", "field": "near",
-        "message": 'Give near (a postcode, a place or "lat,lng"), or lat and lng together.'}
+        "message": 'Give near (a postcode, a place or "lat,lng"), or lat and lng together, '
+                   'or q (a name, a clinic or a licence number).'}

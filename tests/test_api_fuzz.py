@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from directory.search import names
 from tests import factories
 from tests.factories import DENVER, listed_at, offset
 
@@ -62,10 +63,11 @@ def test_the_document_describes_every_api_route(app, api_schema):
 
 def lacks_a_place(query: dict | None) -> bool:
     """The one rule the document states in words (a query's parameters cannot say it): a search
-    gives `near`, or `lat` and `lng` together."""
+    gives a place (`near`, or `lat` and `lng` together) or a name (`q`)."""
     query = query or {}
     has_coordinates = query.get("lat") is not None and query.get("lng") is not None
-    return not has_coordinates and not str(query.get("near") or "").strip()
+    return (not has_coordinates and not str(query.get("near") or "").strip()
+            and not str(query.get("q") or "").strip())
 
 
 def with_a_place(case, place: str | None):
@@ -96,6 +98,8 @@ def refused_for_a_documented_reason(case, body: dict) -> bool:
         return error["field"] in ("lat", "lng") and error["message"].startswith("Give both")
     if error["code"] in ("unknown_place", "ambiguous_place"):
         return True
+    if error["field"] == "q":  # no letters or digits, or too many words, as the document says
+        return error["message"] in (names.NO_WORDS, names.TOO_MANY_WORDS)
     if error["field"] == "page" and error["message"].startswith(("There is only",
                                                                   "There are only")):
         return True
@@ -109,7 +113,7 @@ def test_every_search_answer_matches_the_document(api_schema, mode):
     if mode is GenerationMode.POSITIVE:
         strategy = st.builds(with_a_place, strategy, st.sampled_from(PLACES))
 
-    answers = {"with a place": set(), "without": set()}
+    answers = {"with a place": set(), "without": set()}  # "with a place": or a name
 
     @SETTINGS
     @given(case=strategy)
@@ -124,8 +128,8 @@ def test_every_search_answer_matches_the_document(api_schema, mode):
 
     run()
     if mode is GenerationMode.POSITIVE:
-        # Both sides of the rule were tried: searches with a place answered, and without one
-        # refused as the document says.
+        # Both sides of the rule were tried: searches with a place or a name answered, and
+        # without either refused as the document says.
         assert answers == {"with a place": {200, 400}, "without": {400}}, answers
 
 

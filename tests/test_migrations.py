@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, inspect
 from directory import PACKAGE, create_app
 from directory.extensions import db
 from directory.models.base import utcnow
+from directory.search.names import outside_the_models
 from tests.conftest import base_config
 
 MIGRATIONS = str(PACKAGE / "migrations")
@@ -26,7 +27,9 @@ def _diff(engine) -> list:
     with engine.connect() as conn, warnings.catch_warnings():
         for name in EXPRESSION_INDEXES:
             warnings.filterwarnings("ignore", message=f".*expression-based index '?{name}")
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True,
+            "include_name": lambda name, type_, parents: not outside_the_models(name, type_)})
         return compare_metadata(context, db.metadata)
 
 

@@ -15,6 +15,14 @@ with wrk from a second process.
     python tools/bench_search.py                         # 10k, 100k and 1M (about 10 minutes)
     python tools/bench_search.py --sizes 10000 --queries 50
     python tools/bench_search.py --sizes 1000000 --load  # adds gunicorn + wrk on the page (3 runs)
+    python tools/bench_search.py --sizes 1000000 --names-only \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench   # by name, PostgreSQL
+
+Practitioners get names drawn from the gazetteer's place names (surnames weighted so that the
+commonest is about 0.3 % of everyone, first names from a smaller list), licence numbers and
+clinic names, so the name search (directory.search.names) meets realistic word frequencies.
+It is measured with full names, surnames alone, a surname with a typo, the beginning of a
+surname, a licence number, and a full name near a large city (25 km).
 
 Each size is measured after an untimed pass of the same kind, and each wrk run after 5 s of
 untimed load on the freshly started server: the figures are for a warmed-up process.
@@ -67,6 +75,10 @@ RURAL_POINTS = [(44.5, -100.3), (38.5, -98.0), (46.9, -110.4), (-31.5, 145.0), (
 RADII = (10, 25, 100)
 VERDICTS, VERDICT_WEIGHTS = ("yes", "unclear", "unknown", "no"), (77, 9, 10, 4)
 BATCH = 20_000
+CLINIC_KINDS = ("Physiotherapy", "Physio", "Chiropractic", "Sports Clinic", "Health Centre",
+                "Myotherapy", "Spine and Joint", "Rehab")
+NAME_KINDS = ("full name", "surname", "surname with a typo", "first name and the beginning "
+              "of the surname", "licence number", "full name within 25 km of a large city")
 
 
 def towns(count: int = 400) -> list[tuple[str, float, float, int]]:
@@ -99,11 +111,30 @@ def point_near(rng: random.Random, lat: float, lng: float, sigma_km: float):
     return max(-89.9, min(89.9, lat + dlat)), ((lng + dlng + 180) % 360) - 180
 
 
+def name_lists() -> tuple[list[str], list[float], list[str], list[float]]:
+    """First names and surnames (with weights) from the gazetteer's place names: single words,
+    so that their frequencies, not their meanings, are realistic."""
+    seen: dict[str, int] = {}
+    with gzip.open(GAZETTEER, "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            name = row["name"]
+            if row["kind"] == "place" and name and name.isalpha() and 4 <= len(name) <= 12:
+                seen[name] = max(seen.get(name, 0), int(row["population"] or 0))
+    ordered = sorted(seen, key=lambda w: (-seen[w], w))
+    firsts, lasts = ordered[:600], ordered[600:60_600]
+    return (firsts, [1 / (r + 20) for r in range(len(firsts))],
+            lasts, [1 / (r + 50) for r in range(len(lasts))])
+
+
 def generate(n: int, seed: int = 7) -> None:
     """Insert n listed practitioners (inside an app context) with Core bulk inserts."""
+    from directory.search import names
+
     rng = random.Random(seed)
     town_list = towns()
     weights = [t[3] for t in town_list]
+    firsts, first_weights, lasts, last_weights = name_lists()
+    vocabulary: set[str] = set()
     now = datetime.now(UTC)
     admin_id = db.session.execute(insert(User).values(
         email="bench-admin@example.com", password_hash="x", role="admin",  # noqa: S106
@@ -120,14 +151,20 @@ def generate(n: int, seed: int = 7) -> None:
     while start < n:
         size = min(BATCH, n - start)
         users, practitioners, certs, locations, tags = [], [], [], [], []
+        chosen_firsts = rng.choices(firsts, first_weights, k=size)
+        chosen_lasts = rng.choices(lasts, last_weights, k=size)
         for i in range(start + 1, start + size + 1):
+            full_name = f"{chosen_firsts[i - start - 1]} {chosen_lasts[i - start - 1]}"
+            clinic = f"{rng.choice(lasts)} {rng.choice(CLINIC_KINDS)}"
             users.append({"id": i + 1, "email": f"bench{i}@example.com", "password_hash": "x",
                           "role": "practitioner", "email_confirmed_at": now, "is_active": True,
                           "created_at": now, "updated_at": now})
             practitioners.append({
-                "id": i, "user_id": i + 1, "slug": f"bench-{i}", "full_name": f"Bench {i:07d}",
+                "id": i, "user_id": i + 1, "slug": f"bench-{i}", "full_name": full_name,
                 "post_nominals": "", "profession": rng.choice(professions),
-                "licence_number": "", "bio": "", "phone": "", "public_email": "",
+                "licence_number": f"PT{i:07d}", "bio": "",
+                "search_words": names.document(full_name, f"PT{i:07d}", None, [clinic]),
+                "phone": "", "public_email": "",
                 "website": "", "booking_url": "", "accepting_new_patients": rng.random() < .8,
                 "insurance_notes": "", "is_demo": False, "version": 1,
                 "listed_until": date(9999, 12, 31), "attested_at": now,
@@ -155,7 +192,7 @@ def generate(n: int, seed: int = 7) -> None:
                 verdict = rng.choices(VERDICTS, VERDICT_WEIGHTS)[0]
                 locations.append({
                     "scope_verdict": verdict,
-                    "practitioner_id": i, "clinic_name": f"Clinic {i}", "street": "",
+                    "practitioner_id": i, "clinic_name": clinic, "street": "",
                     "city": "Bench", "region": "", "postcode": "", "country": country,
                     "lat": round(lat, 5), "lng": round(lng, 5), "geo_precision": "postcode",
                     "wheelchair_accessible": rng.random() < 0.5, "created_at": now,
@@ -163,12 +200,16 @@ def generate(n: int, seed: int = 7) -> None:
             for code in rng.sample(techniques, 2):
                 tags.append({"practitioner_id": i, "kind": "technique", "code": code})
             tags.append({"practitioner_id": i, "kind": "language", "code": "en"})
+        for row in practitioners:
+            vocabulary.update(names._vocabulary_words(row["search_words"]))  # noqa: SLF001
         for table, rows in ((User, users), (Practitioner, practitioners),
                             (Certification, certs), (PracticeLocation, locations),
                             (PractitionerTag, tags)):
             db.session.execute(insert(table), rows)
         db.session.commit()
         start += size
+    names.add_to_vocabulary(db.session.connection(), vocabulary)
+    db.session.commit()
     if db.engine.dialect.name == "postgresql":
         # The ids above were given explicitly: move the sequences past them for later inserts.
         for table in ("users", "practitioners"):
@@ -204,6 +245,58 @@ def measure(app, points, radius: float, queries: int, rng: random.Random):
             t = time.perf_counter()
             response = client.get(f"/api/v1/practitioners?near={lat:.5f},{lng:.5f}"
                                   f"&radius={radius}&unit=km")
+            api.append(time.perf_counter() - t)
+            if response.status_code != 200:
+                raise RuntimeError(response.get_data(as_text=True))
+            db.session.remove()
+    return percentiles(service), percentiles(api), statistics.median(counts)
+
+
+def typo(rng: random.Random, word: str) -> str:
+    """The word with two neighbouring letters swapped (not the first two)."""
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+
+def name_queries(rng: random.Random, kind: str, n: int, big) -> tuple[str, tuple | None]:
+    """A query of this kind for a random practitioner: (q, a point or None)."""
+    row = db.session.execute(text("SELECT full_name, licence_number FROM practitioners "
+                                  "WHERE id = :id"), {"id": rng.randint(1, n)}).one()
+    first, last = row.full_name.split(" ", 1)
+    if kind == "full name":
+        return row.full_name, None
+    if kind == "surname":
+        return last, None
+    if kind == "surname with a typo":
+        return f"{first} {typo(rng, last)}", None
+    if kind.startswith("first name and the beginning"):
+        return f"{first} {last[:4]}", None
+    if kind == "licence number":
+        return row.licence_number, None
+    return row.full_name, point_near(rng, *rng.choice(big), 5.0)
+
+
+def measure_names(app, kind: str, queries: int, rng: random.Random, n: int, big):
+    """Timings of the service query (parse with its typo look-up, then the search) and of
+    the API for name queries of one kind."""
+    from directory.search import names, search, search_by_name
+
+    service, api, counts = [], [], []
+    client = app.test_client()
+    with app.app_context():
+        for _ in range(queries):
+            q, point = name_queries(rng, kind, n, big)
+            db.session.remove()
+            t = time.perf_counter()
+            query = names.parse(db.session.connection(), q)
+            results = (search_by_name(query) if point is None
+                       else search(*point, 25, name=query))
+            service.append(time.perf_counter() - t)
+            counts.append(results.total)
+            db.session.remove()
+            where = f"&near={point[0]:.5f},{point[1]:.5f}&radius=25&unit=km" if point else ""
+            t = time.perf_counter()
+            response = client.get("/api/v1/practitioners", query_string=f"q={q}{where}")
             api.append(time.perf_counter() - t)
             if response.status_code != 200:
                 raise RuntimeError(response.get_data(as_text=True))
@@ -260,6 +353,26 @@ def load_test(db_url: str, instance: Path, seconds: int, cities: list[tuple[floa
         server.wait(timeout=10)
 
 
+def _postgresql_count() -> int:
+    """How many practitioners a kept PostgreSQL database holds (0: none, or no schema)."""
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM practitioners")).scalar_one()
+    except Exception:  # noqa: BLE001 — an empty database has no table yet
+        return 0
+
+
+def print_names(app, queries: int, n: int, big) -> None:
+    """The name search's rows of the table (after an untimed pass of each kind)."""
+    for kind in NAME_KINDS:
+        measure_names(app, kind, max(10, queries // 4), random.Random(-n), n, big)
+    rng = random.Random(n)
+    for kind in NAME_KINDS:
+        (sp50, sp95), (ap50, ap95), found = measure_names(app, kind, queries, rng, n, big)
+        print(f"| {n:,} | by name: {kind} | - | {found:g} | {sp50:.1f} | {sp95:.1f} "
+              f"| {ap50:.1f} | {ap95:.1f} |", flush=True)
+
+
 def main() -> None:
     """Generate, measure and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -271,6 +384,10 @@ def main() -> None:
     parser.add_argument("--load-runs", type=int, default=3)
     parser.add_argument("--load-warmup", type=int, default=5,
                         help="seconds of untimed load before each run")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL database to use (emptied) instead of SQLite files")
+    parser.add_argument("--names-only", action="store_true",
+                        help="only the name search")
     args = parser.parse_args()
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +398,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         path = workdir / f"search-{n}.sqlite3"
-        url = f"sqlite:///{path}"
+        url = args.database_url or f"sqlite:///{path}"
         instance = workdir / f"instance-{n}"
         instance.mkdir(exist_ok=True)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_UPGRADE": False,
@@ -293,14 +410,24 @@ def main() -> None:
 
             from directory import PACKAGE
 
-            fresh = not path.exists() or path.stat().st_size < 100_000
-            if fresh:
-                path.unlink(missing_ok=True)
+            if args.database_url:
+                fresh = _postgresql_count() != n
+                if fresh:
+                    with db.engine.begin() as conn:
+                        conn.execute(text("DROP SCHEMA public CASCADE"))
+                        conn.execute(text("CREATE SCHEMA public"))
+            else:
+                fresh = not path.exists() or path.stat().st_size < 100_000
+                if fresh:
+                    path.unlink(missing_ok=True)
             upgrade(directory=str(PACKAGE / "migrations"))  # a kept database may be older
             if fresh:
                 t = time.perf_counter()
                 generate(n)
                 sys.stderr.write(f"generated {n} in {time.perf_counter() - t:.0f} s\n")
+        print_names(app, args.queries, n, big)
+        if args.names_only:
+            continue
         # One untimed pass first: a new process fills its caches (statements, the per-cell
         # density counts, the memory-mapped pages), which made the first row's p95 ten times
         # the others'.

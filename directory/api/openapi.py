@@ -14,7 +14,7 @@ NO_NUL = "^[^\\u0000]*$"  # text never holds a NUL character (PostgreSQL refuses
 # The codes of the API's own 400 answers; the others are the site's (directory/errors.py).
 SEARCH_ERRORS = {
     "invalid_parameter": "a parameter that is not valid: its name is in field",
-    "place_required": "no place to search near: neither near nor lat and lng were given",
+    "place_required": "nothing to search for: no place (near, or lat and lng) and no name (q)",
     "unknown_place": "a place nobody knows",
     "ambiguous_place": "a place several places match: candidates lists them",
 }
@@ -109,7 +109,9 @@ def openapi_document(server: str) -> dict:
             "id": {"type": "integer"}, "name": {"type": "string"},
             "profession": {"type": ["string", "null"], "enum": [*vocab.PROFESSIONS, None]},
             "url": {"type": "string", "format": "uri"},
-            "distance_km": {"type": "number", "minimum": 0},
+            "distance_km": {"type": ["number", "null"], "minimum": 0,
+                            "description": "From the place searched; null when searching by "
+                                           "name alone."},
             "location": {"$ref": "#/components/schemas/Location"},
             "scope": {"$ref": "#/components/schemas/Scope"},
             "certifications": {"type": "array",
@@ -121,7 +123,9 @@ def openapi_document(server: str) -> dict:
         "type": "object",
         "required": ["origin", "total", "page", "per_page", "items"],
         "properties": {
-            "origin": {"$ref": "#/components/schemas/Place"},
+            "origin": {"anyOf": [{"$ref": "#/components/schemas/Place"}, {"type": "null"}],
+                       "description": "The place searched; null when searching by name "
+                                      "alone."},
             "total": {"type": "integer", "minimum": 0,
                       "description": "Exact up to 200; total_is_capped says when there are "
                                      "more."},
@@ -189,11 +193,17 @@ def openapi_document(server: str) -> dict:
                        + "; a page past the last one (invalid_parameter, field page).",
         "content": error_content}
     search_params = [
+        _query("q", "A practitioner's name, a clinic's name, or a licence or NPI number, alone "
+               "or with a place: folded (no case, no accents); every word must match a word of "
+               "the practitioner's, exactly, as its beginning (3 characters or more), or with "
+               "a typo (4 letters or more: one letter changed, added, dropped or two swapped; "
+               "two from 8 letters). Without a place, best match first.",
+               {"type": "string", "maxLength": 200, "pattern": NO_NUL}),
         _query("near", "A postcode (10001, SW1A, M5V, 3000, D02), a place (\"Boulder, CO\") or "
-               "\"lat,lng\". A search needs a place: near, or lat and lng together; with "
-               "neither, the answer is a 400 place_required. A place nobody knows is a 400 "
-               "unknown_place; one that several places match, a 400 ambiguous_place with the "
-               "candidates.",
+               "\"lat,lng\". A search needs a place (near, or lat and lng together) or a name "
+               "(q); with none of them, the answer is a 400 place_required. A place nobody "
+               "knows is a 400 unknown_place; one that several places match, a 400 "
+               "ambiguous_place with the candidates.",
                {"type": "string", "maxLength": 200, "pattern": NO_NUL}),
         _query("lat", "Latitude, instead of near: lat and lng come together or not at all "
                "(without near, a 400 place_required).",
@@ -229,10 +239,10 @@ def openapi_document(server: str) -> dict:
         "paths": {
             "/practitioners": {"get": {
                 "operationId": "searchPractitioners",
-                "summary": "Listed practitioners near a place, nearest first",
-                "description": "One of near, or lat and lng together, is required (a query's "
-                               "parameters cannot say so in the schema): without a place the "
-                               "answer is a 400 place_required.",
+                "summary": "Listed practitioners near a place, nearest first, or by name",
+                "description": "A place (near, or lat and lng together) or a name (q) is "
+                               "required (a query's parameters cannot say so in the schema): "
+                               "without either the answer is a 400 place_required.",
                 "parameters": search_params,
                 "responses": {
                     "200": {"description": "A page of results", "content": {

@@ -25,7 +25,8 @@ csrf.exempt(bp)
 # true or false, and numbers or nothing, as its document says.
 BOOLEAN_PARAMETERS = search_filters.FLAGS
 NUMBER_PARAMETERS = ("lat", "lng", "radius", "page", "per_page")
-PLACE_REQUIRED = "Give near (a postcode, a place or \"lat,lng\"), or lat and lng together."
+PLACE_REQUIRED = ("Give near (a postcode, a place or \"lat,lng\"), or lat and lng together, "
+                  "or q (a name, a clinic or a licence number).")
 
 
 @bp.after_request
@@ -113,13 +114,14 @@ def practitioners():
         return error(search_form.past_the_end(results.pages), "page")
     confirmed = confirmed_ids(c.id for h in results.hits for c in h.certifications)
     return jsonify(
-        origin=place_json(origin), total=results.total, total_is_capped=results.capped,
+        origin=place_json(origin) if origin else None, total=results.total,
+        total_is_capped=results.capped,
         page=results.page, per_page=results.per_page, radius_km=round(results.radius_km, 3),
         items=[{
             "id": h.practitioner.id, "name": h.practitioner.full_name,
             "profession": h.practitioner.profession,
             "url": absolute_url("public.practitioner", slug=h.practitioner.slug),
-            "distance_km": round(h.distance_km, 3),
+            "distance_km": None if h.distance_km is None else round(h.distance_km, 3),
             "location": location_json(h.location),
             "scope": h.scope.as_json() if h.scope else None,
             "certifications": [certification_json(c, confirmed) for c in h.certifications],

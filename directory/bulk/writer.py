@@ -30,6 +30,7 @@ from directory.models import (
     User,
 )
 from directory.models.base import utcnow
+from directory.search import names
 from directory.vocab import Role
 
 # The "password" of an imported account: no "$", so it can never verify (werkzeug needs
@@ -114,6 +115,8 @@ def write(rows: list[CheckedRow], admin: User, import_id: str) -> int:
     _insert(PracticeLocation.__table__, [{**r.location, "practitioner_id": pid, **stamps}
                                          for r, pid in zip(rows, practitioner_ids, strict=True)
                                          if r.location is not None])
+    # The words the name search finds them by (Core inserts pass the flush hook by).
+    names.refresh_search_words(db.session.connection(), practitioner_ids)
     # Each certification is submitted and approved by the administrator at once: approve's
     # own definition (lifecycle.approved), and its audit event, one per certification.
     approval = lifecycle.approved(admin, now)

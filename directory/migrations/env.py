@@ -16,10 +16,19 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def include_name(name, type_, parent_names) -> bool:
+    """Compare everything but what the migrations make outside the models (the name search's
+    full-text tables and index)."""
+    from directory.search.names import outside_the_models
+
+    return not outside_the_models(name, type_, parent_names)
+
+
 def run_migrations_online() -> None:
     """Run migrations on a live connection."""
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("compare_type", True)
+    conf_args.setdefault("include_name", include_name)
     with db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, **conf_args)
         with context.begin_transaction():

@@ -12,7 +12,12 @@ from directory.models.issuer import Issuer, IssuerConfirmation, issuer_of
 from directory.models.licence import Licence
 from directory.models.nppes import NppesFile, NppesProvider
 from directory.models.outbox import OutboxMessage
-from directory.models.practitioner import PracticeLocation, Practitioner, PractitionerTag
+from directory.models.practitioner import (
+    PracticeLocation,
+    Practitioner,
+    PractitionerTag,
+    SearchWord,
+)
 from directory.models.session import UserSession
 from directory.models.user import User
 
@@ -20,5 +25,5 @@ __all__ = [
     "AuditEvent", "Certification", "Issuer", "IssuerConfirmation", "JurisdictionRule", "Licence",
     "NppesFile", "NppesProvider",
     "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
-    "ScopeChange", "TrainingProgram", "User", "UserSession", "issuer_of", "record",
+    "ScopeChange", "SearchWord", "TrainingProgram", "User", "UserSession", "issuer_of", "record",
 ]

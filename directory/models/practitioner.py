@@ -50,6 +50,10 @@ class Practitioner(TimestampMixin, db.Model):
     listed_until: Mapped[date | None]
     is_demo: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
+    # The folded words the name search finds the practitioner by (name, clinics, licence, NPI),
+    # kept by directory.search.names whenever one of them changes; indexed by full-text search
+    # (an FTS5 table on SQLite, a GIN index on PostgreSQL: migration 0014).
+    search_words: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="practitioner")
     tags: Mapped[list[PractitionerTag]] = relationship(
@@ -95,6 +99,21 @@ class Practitioner(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Practitioner {self.id} {self.slug}>"
+
+
+class SearchWord(db.Model):
+    """A word of some practitioner's search_words that a typo may reach: the vocabulary the
+    name search looks typos up in (by trigram: an FTS5 trigram table on SQLite, pg_trgm's GIN
+    index on PostgreSQL). Words are only added: one no document holds any longer finds
+    nobody."""
+
+    __tablename__ = "search_words"
+    __table_args__ = (
+        Index("ix_search_words_trigrams", "word", postgresql_using="gin",
+              postgresql_ops={"word": "gin_trgm_ops"}),
+    )
+
+    word: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
 class PractitionerTag(db.Model):

@@ -9,6 +9,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import Select
 
 from directory import geo, vocab
+from directory.extensions import db
 from directory.forms import BaseForm, CheckboxTick, TextInput
 from directory.search import (
     DEFAULT_SORT,
@@ -18,11 +19,15 @@ from directory.search import (
     SORTS,
     Filters,
     Results,
+    names,
     search,
+    search_by_name,
 )
 from directory.search.filters import SearchFilter
 
 DEFAULT_RADIUS = 25.0
+BOTH_COORDINATES = "Give both latitude and longitude."
+PLACE_OR_NAME = "Type a postcode or a town, or use your location, or type a name."
 MILES_BY_DEFAULT = ("US", "GB")
 SEARCH_COUNTRIES = vocab.PRIMARY_COUNTRIES
 
@@ -85,6 +90,7 @@ class SearchForm(BaseForm):
     class Meta:
         csrf = False
 
+    q = StringField("Name, clinic or licence number", filters=[_strip], widget=TextInput())
     near = StringField("Postcode or place", filters=[_strip], widget=TextInput(), validators=[
         Length(max=200, message="Type at most 200 characters: a postcode or a town.")])
     country = ChoiceField("Country", default="", choices={"": "Any country", **{
@@ -101,14 +107,34 @@ class SearchForm(BaseForm):
     unit = ChoiceField("Unit", default="", choices={"": "Automatic", "km": "km", "mi": "miles"},
                        invalid_choice_message="The unit is km or mi.")
     def validate_near(self, field) -> None:
-        """A place, a postcode or coordinates: at least one."""
-        if not field.data and (self.lat.data is None or self.lng.data is None):
-            raise ValidationError("Type a postcode or a town, or use your location.")
+        """A place, a postcode or coordinates, or a name: at least one."""
+        if (not field.data and (self.lat.data is None or self.lng.data is None)
+                and not self.q.data):
+            raise ValidationError(PLACE_OR_NAME)
+
+    def validate_q(self, field) -> None:
+        """Something a name search can look for: letters or digits, not too many words."""
+        if field.data:
+            try:
+                names.check(field.data)
+            except names.NameQueryError as exc:
+                raise ValidationError(exc.message) from exc
+
+    @property
+    def has_place(self) -> bool:
+        """Whether a place (or coordinates) was given, not only a name."""
+        return bool(self.near.data) or (self.lat.data is not None and self.lng.data is not None)
 
     def validate_lng(self, field) -> None:
         """Coordinates come in pairs."""
         if (field.data is None) != (self.lat.data is None):
-            raise ValidationError("Give both latitude and longitude.")
+            raise ValidationError(BOTH_COORDINATES)
+
+    def validate_lat(self, field) -> None:
+        """Coordinates come in pairs: a latitude without a longitude is refused too (not
+        dropped for the place typed beside it), unless the longitude is refused already."""
+        if self.lng.data is None and not self.lng.process_errors:
+            raise ValidationError(BOTH_COORDINATES)
 
     def validate_radius(self, field) -> None:
         """Between 1 and the maximum, in the chosen unit. With "Automatic", the unit is known
@@ -246,12 +272,27 @@ def origin_of(form: SearchForm) -> geo.Place:
     return geo.geocode(form.near.data, form.country.data or None)
 
 
-def run(form: SearchForm) -> tuple[geo.Place, Results, str]:
-    """Geocode once, then search: the origin, a page of results and the display unit.
+def name_query(form: SearchForm) -> names.NameQuery | None:
+    """The name query typed, with its typos looked up (None without one)."""
+    if not form.q.data:
+        return None
+    return names.parse(db.session.connection(), form.q.data)
+
+
+def run(form: SearchForm) -> tuple[geo.Place | None, Results, str]:
+    """Geocode once, then search: the origin, a page of results and the display unit. A name
+    alone searches everywhere: no origin, and the unit of the chosen country, or km.
 
     Raises geo.GeocodeError (see origin_of), or RadiusError when the radius is beyond the
     limit in the unit the place decided.
     """
+    name = name_query(form)
+    if name is not None and not form.has_place:
+        results = search_by_name(name, form.filters(), page=form.page.data or 1,
+                                 per_page=form.per_page.data or 20,
+                                 sort=form.sort.data or DEFAULT_SORT,
+                                 country=form.country.data or None)
+        return None, results, form.unit_for(form.country.data or None)
     origin = origin_of(form)
     # The place's country decides "Automatic" (for coordinates: the nearest postcode's, within
     # 50 km), else the chosen country's.
@@ -261,5 +302,5 @@ def run(form: SearchForm) -> tuple[geo.Place, Results, str]:
     radius_km = to_km(form.radius_in(unit), unit)
     results = search(origin.lat, origin.lng, radius_km, form.filters(),
                      page=form.page.data or 1, per_page=form.per_page.data or 20,
-                     sort=form.sort.data or DEFAULT_SORT)
+                     sort=form.sort.data or DEFAULT_SORT, name=name)
     return origin, results, unit

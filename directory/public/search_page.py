@@ -45,7 +45,7 @@ def render_search():
     context = {"form": form, "searched": False, "units": search_form.unit_label,
                "radius_text": search_form.radius_text, "sorts": SORTS,
                "default_sort": DEFAULT_SORT}
-    if not any(request.args.get(k) for k in ("near", "lat", "lng")):
+    if not any(request.args.get(k) for k in ("near", "lat", "lng", "q")):
         return render_template("public/home.html", **context)
     context["searched"] = True
     if not form.validate():
@@ -62,12 +62,12 @@ def render_search():
     except search_form.RadiusError as exc:
         form.radius.errors = [exc.message]
         return render_template("public/home.html", **context)
-    if form.lat.data is not None:
+    if origin is not None and form.lat.data is not None:
         # Coordinates from "Use my location": named as such, with the nearest postcode's place.
         origin = dataclasses.replace(origin, label=f"your location (near {origin.near})"
                                      if origin.near else "your location")
     radius = form.radius_in(unit)
-    larger = search_form.next_radius(radius) if not results.total else None
+    larger = search_form.next_radius(radius) if origin and not results.total else None
     filtered = any(request.args.get(name) for name in search_filters.NAMES)
     # One URL built, the others by its pattern (slugs are [a-z0-9-]; quoted all the same).
     profile_url = url_for("public.practitioner", slug="-").removesuffix("-")
@@ -106,7 +106,7 @@ def results_url(search: str | None) -> str | None:
         return None
     kept = [(name, value) for name, value in parse_qsl(search, keep_blank_values=False)
             if name in search_form.SEARCH_PARAMETERS]
-    if not any(name in ("near", "lat") for name, _ in kept):
+    if not any(name in ("near", "lat", "q") for name, _ in kept):
         return None
     return url_for("public.home") + "?" + urlencode(kept)
 

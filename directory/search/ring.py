@@ -23,9 +23,9 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, true
+from sqlalchemy import Float, Integer, and_, bindparam, cast, func, null, or_, select, true
 
-from directory import geo, listing, vocab
+from directory import geo, listing
 from directory.credentials import rules
 from directory.credentials.rules import Scope
 from directory.extensions import db
@@ -37,6 +37,7 @@ from directory.models import (
 )
 from directory.models.base import utcnow
 from directory.search import filters as search_filters
+from directory.search import names
 from directory.search.filters import Filters
 
 RADIANS_PER_DEGREE = math.pi / 180
@@ -60,7 +61,7 @@ class Hit:
 
     practitioner: SimpleNamespace
     location: SimpleNamespace
-    distance_km: float
+    distance_km: float | None  # None: found by name, without a place
     certifications: list[SimpleNamespace] = field(default_factory=list)
     rule_id: int | None = None
     # Whether the profession may dry-needle where this location is (rules.Scope), or None
@@ -138,26 +139,26 @@ def _labelled_hit_columns() -> list:
 
 
 @lru_cache(maxsize=256)
-def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
+def nearest_statement(n_boxes: int, shape: tuple[str, ...], dialect: str = "sqlite",
+                      named: bool = False):
     """One SQL query for one ring: how many searchable practitioners lie within :radius (counted
     up to :limit, one each at their nearest location, nearest first, then by name), and for
     those from :start to :start + :page_size what the result list shows, with their shown
-    certifications. Built once per combination of filters and reused with new parameters.
+    certifications. Built once per combination of filters (and of a name query or none) and
+    reused with new parameters.
 
     The searchable rule (listing.searchable_location_clause) and the order by name read the
     copies each location carries of its practitioner (kept by directory.listing), so without a
     profession or "accepting" filter the box is read from the (lat, lng) index alone;
-    practitioners, locations and certifications are read only for the page.
+    practitioners, locations and certifications are read only for the page. A name query
+    (directory.search.names) keeps the practitioners its full-text index finds.
     """
     distance = haversine_sql().label("distance_km")
     located = (
         select(PracticeLocation.id.label("location_id"),
                PracticeLocation.practitioner_id.label("practitioner_id"),
                PracticeLocation.practitioner_name.label("name"), distance)
-        .where(_box_clause(n_boxes),
-               listing.searchable_location_clause(bindparam("today"),
-                                                  bindparam("attested_since")),
-               *search_filters.clauses(shape))
+        .where(_box_clause(n_boxes), *_location_clauses(shape, dialect, named))
     )
     if search_filters.needs_practitioner(shape):
         located = located.join(Practitioner,
@@ -178,11 +179,62 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
         .limit(bindparam("limit"))
         .cte("nearest")
     )
-    order = (nearest.c.distance_km, nearest.c.name, nearest.c.practitioner_id)
+    return _page_of(nearest, (nearest.c.distance_km, nearest.c.name, nearest.c.practitioner_id))
+
+
+def _location_clauses(shape: tuple[str, ...], dialect: str, named: bool) -> list:
+    """What every searched location must satisfy: its practitioner searchable, the filters,
+    and the name query when there is one."""
+    found = [listing.searchable_location_clause(bindparam("today"), bindparam("attested_since")),
+             *search_filters.clauses(shape)]
+    if named:
+        found.append(names.match_clause(dialect, PracticeLocation.practitioner_id))
+    return found
+
+
+@lru_cache(maxsize=64)
+def named_statement(shape: tuple[str, ...], dialect: str, size: int, in_country: bool = False):
+    """The search by name without a place: the practitioners the name query finds (counted up
+    to :limit), best match first (names.rank_expression, then their words, then id), each at
+    their first location (in :country, when `in_country`), with what the result list shows of
+    those on the page."""
+    where = _location_clauses(shape, dialect, True)
+    if in_country:
+        where.append(PracticeLocation.country == bindparam("country"))
+    located = (
+        select(PracticeLocation.id.label("location_id"),
+               PracticeLocation.practitioner_id.label("practitioner_id"),
+               func.row_number().over(partition_by=PracticeLocation.practitioner_id,
+                                      order_by=PracticeLocation.id).label("rank"))
+        .where(*where)
+    )
+    if search_filters.needs_practitioner(shape):
+        located = located.join(Practitioner,
+                               Practitioner.id == PracticeLocation.practitioner_id)
+    located = located.subquery("located")
+    score = names.rank_expression(size).label("score")
+    key = names.order_key(dialect).label("name")
+    nearest = (
+        select(located.c.practitioner_id, located.c.location_id,
+               cast(null(), Float).label("distance_km"), key, score)
+        .join(Practitioner, Practitioner.id == located.c.practitioner_id)
+        .where(located.c.rank == 1)
+        .order_by(score.desc(), key, located.c.practitioner_id)
+        .limit(bindparam("limit"))
+        .cte("nearest")
+    )
+    return _page_of(nearest, (nearest.c.score.desc(), nearest.c.name, nearest.c.practitioner_id))
+
+
+def _page_of(nearest, order):
+    """From the found practitioners (a CTE: practitioner_id, location_id, distance_km, name) in
+    this order: their count, and the rows of the page from :start (:page_size of them), one per
+    shown certification, with the columns the hits read."""
     # The page size is written into the SQL, not bound: told how few rows the page holds,
     # SQLite reads each one's certifications by index; with an unknown LIMIT its planner may
     # first build a Bloom filter over the whole certifications table (20 ms at 100,000).
-    page = (select(nearest).order_by(*order)
+    page = (select(nearest, func.row_number().over(order_by=order).label("position"))
+            .order_by(*order)
             .limit(bindparam("page_size", type_=Integer, literal_execute=True))
             .offset(bindparam("start")).subquery("page"))
     found = select(func.count().label("found")).select_from(nearest).subquery("found")
@@ -199,8 +251,7 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...]):
         .outerjoin(Certification, and_(Certification.practitioner_id == Practitioner.id,
                                        listing.shown_clause(bindparam("today"))))
         .outerjoin(TrainingProgram, TrainingProgram.id == Certification.program_id)
-        .order_by(page.c.distance_km, page.c.name, page.c.practitioner_id,
-                  Certification.verified_at, Certification.id)
+        .order_by(page.c.position, Certification.verified_at, Certification.id)
     )
 
 
@@ -225,12 +276,17 @@ def _params(lat: float, lng: float, radius_km: float, filters: Filters, today: d
 
 
 def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: int,
-            today: date, start: int = 0, page_size: int = 0) -> tuple[int, list[Hit]]:
+            today: date, start: int = 0, page_size: int = 0,
+            name: names.NameQuery | None = None) -> tuple[int, list[Hit]]:
     """One ring: how many practitioners it holds (up to `limit`) and the hits from `start`."""
     n_boxes, params = _params(lat, lng, radius_km, filters, today, limit)
     params.update(start=start, page_size=page_size)
     connection = db.session.connection()
-    rows = connection.execute(nearest_statement(n_boxes, filters.shape), params).all()
+    dialect = connection.dialect.name
+    if name is not None:
+        params.update(name.parameters(dialect))
+    statement = nearest_statement(n_boxes, filters.shape, dialect, name is not None)
+    rows = connection.execute(statement, params).all()
     return rows[0].found, _hits(rows)
 
 
@@ -283,7 +339,7 @@ def _sort_key(sort: str):
     """How hits are ordered for a sort other than distance. The same in Python on both
     databases: their collations order accented and mixed-case names differently."""
     def key(hit: Hit) -> tuple:
-        name = vocab.folded(hit.practitioner.full_name or "")
+        name = " ".join(names.words(hit.practitioner.full_name))
         if sort == "name":
             return (name, hit.distance_km, hit.practitioner.id)
         return (not hit.practitioner.accepting_new_patients, hit.distance_km, name,
@@ -293,23 +349,27 @@ def _sort_key(sort: str):
 
 def search(lat: float, lng: float, radius_km: float, filters: Filters | None = None,
            page: int = 1, per_page: int = 20, today: date | None = None,
-           sort: str = DEFAULT_SORT) -> Results:
+           sort: str = DEFAULT_SORT, name: names.NameQuery | None = None) -> Results:
     """The page of nearest searchable practitioners, widening the ring until it has enough,
-    ordered by distance (then name) or as `sort` says (one of SORTS)."""
+    ordered by distance (then name) or as `sort` says (one of SORTS); with a name query, only
+    those it finds (directory.search.names)."""
     if sort not in SORTS:
         raise ValueError(f"Not a sort order: {sort!r}")
     filters = filters or Filters()
     today = today or utcnow().date()
     radius_km = min(max(float(radius_km), 0.1), MAX_RADIUS_KM)
     wanted = MAX_RESULTS + 1  # one more than the cap tells "more than MAX_RESULTS"
-    ring = first_ring(lat, lng, radius_km, wanted)
+    # A name finds few practitioners: one query over the whole area, rather than rings
+    # sized for everyone there.
+    ring = radius_km if name is not None else first_ring(lat, lng, radius_km, wanted)
     start = (page - 1) * per_page
     # The page, cut at the cap (the count asks for one more than MAX_RESULTS).
     page_size = max(0, min(per_page, MAX_RESULTS - start))
     # Another order than distance reads all the (capped) results and orders them here.
     read_from, read_size = (start, page_size) if sort == DEFAULT_SORT else (0, MAX_RESULTS)
     while True:
-        found, hits = nearest(lat, lng, ring, filters, wanted, today, read_from, read_size)
+        found, hits = nearest(lat, lng, ring, filters, wanted, today, read_from, read_size,
+                              name)
         if found >= wanted or ring >= radius_km:
             break
         # Grow by the density seen so far (area grows with the square of the radius).
@@ -320,6 +380,37 @@ def search(lat: float, lng: float, radius_km: float, filters: Filters | None = N
     _add_scopes(hits)
     return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
                    page=page, per_page=per_page, radius_km=radius_km)
+
+
+def search_by_name(name: names.NameQuery, filters: Filters | None = None, page: int = 1,
+                   per_page: int = 20, today: date | None = None,
+                   sort: str = DEFAULT_SORT, country: str | None = None) -> Results:
+    """The page of searchable practitioners a name query finds, anywhere (or practising in
+    `country`, an ISO 3166-1 code): best match first (or as `sort` says: "distance" means the
+    best match, there being no place), each at their first location, without a distance."""
+    if sort not in SORTS:
+        raise ValueError(f"Not a sort order: {sort!r}")
+    filters = filters or Filters()
+    today = today or utcnow().date()
+    now = listing.now_on(today)
+    start = (page - 1) * per_page
+    page_size = max(0, min(per_page, MAX_RESULTS - start))
+    read_from, read_size = (start, page_size) if sort == DEFAULT_SORT else (0, MAX_RESULTS)
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    params = {"today": today, "attested_since": listing.attested_since(now),
+              "limit": MAX_RESULTS + 1, "start": read_from, "page_size": read_size,
+              **filters.parameters(), **name.parameters(dialect)}
+    if country:
+        params["country"] = country
+    statement = named_statement(filters.shape, dialect, name.size, bool(country))
+    rows = connection.execute(statement, params).all()
+    found, hits = rows[0].found, _hits(rows)
+    if sort != DEFAULT_SORT:
+        hits = sorted(hits, key=_sort_key(sort))[start:start + page_size]
+    _add_scopes(hits)
+    return Results(hits=hits, total=min(found, MAX_RESULTS), capped=found > MAX_RESULTS,
+                   page=page, per_page=per_page, radius_km=0.0)
 
 
 def _add_scopes(hits: list[Hit]) -> None:
@@ -348,9 +439,10 @@ def _hits(rows) -> list[Hit]:
             continue
         hit = hits.get(row["location_id"])
         if hit is None:
+            distance = row["distance_km"]
             hit = hits[row["location_id"]] = Hit(
                 _record(row, "practitioner"), _record(row, "location"),
-                float(row["distance_km"]), rule_id=row["scope_rule_id"])
+                None if distance is None else float(distance), rule_id=row["scope_rule_id"])
         if row["certification_id"] is not None:
             cert = _record(row, "certification")
             cert.program = (None if row["program_id"] is None
@@ -359,4 +451,5 @@ def _hits(rows) -> list[Hit]:
     return list(hits.values())
 
 
-__all__ = ["DEFAULT_SORT", "MAX_RESULTS", "RADII_KM", "SORTS", "Hit", "Results", "search"]
+__all__ = ["DEFAULT_SORT", "MAX_RESULTS", "RADII_KM", "SORTS", "Hit", "Results", "search",
+           "search_by_name"]

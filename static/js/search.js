@@ -58,9 +58,10 @@
     if (note) { note.hidden = false; }
   });
   tiles.addTo(map);
-  var bounds = [[data.origin.lat, data.origin.lng]];
-  var origin = L.circleMarker([data.origin.lat, data.origin.lng], { radius: 6, color: "#b3261e" })
-    .addTo(map).bindTooltip("You searched: " + data.origin.label);
+  // A search by name alone has no searched place: the map fits the results only.
+  var bounds = data.origin ? [[data.origin.lat, data.origin.lng]] : [];
+  var origin = data.origin ? L.circleMarker([data.origin.lat, data.origin.lng],
+    { radius: 6, color: "#b3261e" }).addTo(map).bindTooltip("You searched: " + data.origin.label) : null;
   var markers = {};
   data.markers.forEach(function (m) {
     if (m.lat === null || m.lng === null) { return; }
@@ -76,6 +77,7 @@
     markers[m.id] = marker;
     bounds.push([m.lat, m.lng]);
   });
+  if (!bounds.length) { mapNode.closest(".map-wrap").hidden = true; return; }
   map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
   // The window changed size (a phone turned, a window resized): fit the results again.
   var refit = null;
@@ -88,7 +90,7 @@
   });
   // The heading names the searched place: its dot (drawn once the map has a view) is no stop
   // for the keyboard; the tooltip's focus listeners would make this unnamed shape one.
-  var dot = origin.getElement();
+  var dot = origin && origin.getElement();
   if (dot) { dot.setAttribute("tabindex", "-1"); dot.setAttribute("aria-hidden", "true"); }
 
   function highlight(id, fromList) {

@@ -303,3 +303,24 @@ def test_use_my_location_searches_near_the_browsers_position(page: Page, people)
         r"within 25 miles of your location \(near 802\d\d"))).to_be_visible()
     expect(results_list(page).get_by_role("link", name=people.electrical.name)).to_be_visible()
     expect(page).to_have_url(re.compile(r"/\?radius=25&lat=39\.75250&lng=-104\.99950$"))
+
+
+def test_a_patient_finds_a_practitioner_by_name_with_a_typo_alone_or_near_a_place(page, people):
+    """Typed with a typo and without a place, the name finds the practitioner anywhere, on the
+    list and the map; with a place, only within the distance."""
+    page.goto("/")
+    page.get_by_label("Name, clinic or licence number").fill("elena voltair")
+    page.get_by_role("button", name="Search").click()
+    heading = page.get_by_role("heading", name=re.compile("matching “elena voltair”"))
+    expect(heading).to_contain_text("1 verified practitioner")
+    expect(page.locator("#results-list").get_by_role("link", name=people.electrical.name)
+           ).to_be_visible()
+    page.locator("#map .leaflet-marker-icon").first.wait_for()
+    page.get_by_label("Postcode or place").fill("80202")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", name=re.compile("within 25 miles of 80202"))
+           ).to_contain_text("matching “elena voltair”")
+    page.get_by_label("Postcode or place").fill("SW1A")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", level=2, name=re.compile("No verified practitioners"))
+           ).to_be_visible()
