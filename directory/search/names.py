@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from anyascii import anyascii
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy import (
     bindparam,
@@ -143,13 +144,31 @@ def typo_candidates_sql(dialect: str, typed: str):
     word, from the database's trigram index: a superset of the words is_typo_of() keeps (a
     word with similarity TRIGRAM_FLOOR or more shares at least two trigrams with a typed word
     of TYPO_MIN_LENGTH letters, so one of them is not its first, "  x")."""
+    # A word more edits longer or shorter than allowed is no typo of it: left out at once.
+    edits = max_edits(typed)
+    length = {"shortest": len(typed) - edits, "longest": len(typed) + edits}
+    near_length = func.length(SearchWord.word).between(bindparam("shortest"),
+                                                       bindparam("longest"))
     if dialect == "postgresql":
-        return (select(SearchWord.word).where(SearchWord.word.op("%")(bindparam("typed"))),
-                {"typed": typed})
+        return (select(SearchWord.word).where(SearchWord.word.op("%")(bindparam("typed")),
+                                              near_length), {"typed": typed, **length})
     terms = " OR ".join(f'"{t}"' for t in sorted(trigrams(typed)) if not t.startswith("  "))
     return (select(SearchWord.word).where(text(
         "search_words.rowid IN (SELECT rowid FROM search_word_trigrams "
-        "WHERE search_word_trigrams MATCH :trigrams)")), {"trigrams": terms})
+        "WHERE search_word_trigrams MATCH :trigrams)"), near_length),
+        {"trigrams": terms, **length})
+
+
+def typos_among(typed: str, candidates: list[str]) -> list[str]:
+    """The candidates is_typo_of() keeps, the most alike first (at most MAX_TYPOS): the edit
+    distance computed for all of them at once (rapidfuzz), the similarity for the few within
+    reach."""
+    edits = max_edits(typed)
+    close = process.extract(typed, candidates, scorer=OSA.distance, score_cutoff=edits,
+                            limit=None)
+    kept = [(distance, -similarity(typed, word), word) for word, distance, _ in close
+            if word != typed and similarity(typed, word) >= TRIGRAM_FLOOR]
+    return [word for *_, word in sorted(kept)[:MAX_TYPOS]]
 
 
 # ------------------------------------------------------------------------------ a query
@@ -227,10 +246,7 @@ def parse(connection: Connection, typed: str | None) -> NameQuery:
         typos: list[str] = []
         if len(word) >= TYPO_MIN_LENGTH and word.isalpha():
             statement, params = typo_candidates_sql(dialect, word)
-            candidates = connection.execute(statement, params).scalars()
-            kept = [w for w in candidates if is_typo_of(word, w)]
-            kept.sort(key=lambda w: (OSA.distance(word, w), -similarity(word, w), w))
-            typos = kept[:MAX_TYPOS]
+            typos = typos_among(word, connection.execute(statement, params).scalars().all())
         terms.append(Term(word, tuple(typos)))
     return NameQuery((typed or "").strip(), tuple(terms))
 

@@ -36,7 +36,8 @@ SQLITE_UP = [
     "INSERT INTO practitioner_search(rowid, search_words) VALUES (new.id, new.search_words); END",
     # The index of the rows already there (all with empty words until the refresh below).
     "INSERT INTO practitioner_search(practitioner_search) VALUES ('rebuild')",
-    "CREATE VIRTUAL TABLE search_word_trigrams USING fts5(word, tokenize='trigram')",
+    "CREATE VIRTUAL TABLE search_word_trigrams USING fts5(word, tokenize='trigram', "
+    "detail='none')",
     "CREATE TRIGGER search_word_trigrams_insert AFTER INSERT ON search_words BEGIN "
     "INSERT INTO search_word_trigrams(rowid, word) VALUES (new.rowid, '  ' || new.word || ' '); "
     "END",
