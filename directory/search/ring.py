@@ -179,7 +179,7 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...], dialect: str = "sqli
         .limit(bindparam("limit"))
         .cte("nearest")
     )
-    return _page_of(nearest, (nearest.c.distance_km, nearest.c.name, nearest.c.practitioner_id))
+    return _page_of(nearest, lambda c: (c.distance_km, c.name, c.practitioner_id))
 
 
 def _location_clauses(shape: tuple[str, ...], dialect: str, named: bool) -> list:
@@ -223,18 +223,17 @@ def named_statement(shape: tuple[str, ...], dialect: str, size: int, in_country:
         .limit(bindparam("limit"))
         .cte("nearest")
     )
-    return _page_of(nearest, (nearest.c.score.desc(), nearest.c.name, nearest.c.practitioner_id))
+    return _page_of(nearest, lambda c: (c.score.desc(), c.name, c.practitioner_id))
 
 
 def _page_of(nearest, order):
     """From the found practitioners (a CTE: practitioner_id, location_id, distance_km, name) in
-    this order: their count, and the rows of the page from :start (:page_size of them), one per
-    shown certification, with the columns the hits read."""
+    the order order(columns) gives: their count, and the rows of the page from :start
+    (:page_size of them), one per shown certification, with the columns the hits read."""
     # The page size is written into the SQL, not bound: told how few rows the page holds,
     # SQLite reads each one's certifications by index; with an unknown LIMIT its planner may
     # first build a Bloom filter over the whole certifications table (20 ms at 100,000).
-    page = (select(nearest, func.row_number().over(order_by=order).label("position"))
-            .order_by(*order)
+    page = (select(nearest).order_by(*order(nearest.c))
             .limit(bindparam("page_size", type_=Integer, literal_execute=True))
             .offset(bindparam("start")).subquery("page"))
     found = select(func.count().label("found")).select_from(nearest).subquery("found")
@@ -251,7 +250,7 @@ def _page_of(nearest, order):
         .outerjoin(Certification, and_(Certification.practitioner_id == Practitioner.id,
                                        listing.shown_clause(bindparam("today"))))
         .outerjoin(TrainingProgram, TrainingProgram.id == Certification.program_id)
-        .order_by(page.c.position, Certification.verified_at, Certification.id)
+        .order_by(*order(page.c), Certification.verified_at, Certification.id)
     )
 
 
