@@ -92,6 +92,7 @@ def test_a_renamed_practitioner_or_clinic_is_found_by_the_new_name(people):
     p.locations[0].clinic_name = "Mile High Physio"
     db.session.commit()
     assert found("mile high") == ["José Álvarez"] and found("nunez") == []
+    assert found("needlinq") == []  # (its typos now remembered: none yet)
     make_location(p, clinic_name="Boulder Needling", lat=40.01, lng=-105.27)
     assert found("boulder needling") == ["José Álvarez"]
     # A typo reaches the new words too: they are in the vocabulary.
@@ -138,7 +139,8 @@ def reference(people: dict[int, str], text: str) -> set[int]:
     out = set()
     for pid, doc in people.items():
         doc_words = doc.split()
-        if all(any(w == t or (len(t) >= names.PREFIX_MIN_LENGTH and w.startswith(t))
+        if all(any(w == t or (t is typed[-1] and len(t) >= names.PREFIX_MIN_LENGTH
+                              and w.startswith(t))
                    or (len(t) >= names.TYPO_MIN_LENGTH and t.isalpha() and w in vocabulary
                        and len(w) >= names.TYPO_MIN_LENGTH and w.isalpha()
                        and names.is_typo_of(t, w))

@@ -218,6 +218,11 @@ def generate(n: int, seed: int = 7) -> None:
                 f"(SELECT max(id) FROM {table}))"))
     db.session.execute(text("ANALYZE"))
     db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        # As autovacuum would soon: the GIN indexes' pending lists merged (the name search
+        # read 1M rows' pending entries on every query before: 84 ms instead of 12).
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

@@ -195,9 +195,9 @@ def openapi_document(server: str) -> dict:
     search_params = [
         _query("q", "A practitioner's name, a clinic's name, or a licence or NPI number, alone "
                "or with a place: folded (no case, no accents); every word must match a word of "
-               "the practitioner's, exactly, as its beginning (3 characters or more), or with "
-               "a typo (4 letters or more: one letter changed, added, dropped or two swapped; "
-               "two from 8 letters). Without a place, best match first.",
+               "the practitioner's, exactly, as its beginning (the last word, 3 characters or "
+               "more), or with a typo (4 letters or more: one letter changed, added, dropped "
+               "or two swapped; two from 8 letters). Without a place, best match first.",
                {"type": "string", "maxLength": 200, "pattern": NO_NUL}),
         _query("near", "A postcode (10001, SW1A, M5V, 3000, D02), a place (\"Boulder, CO\") or "
                "\"lat,lng\". A search needs a place (near, or lat and lng together) or a name "

@@ -9,7 +9,7 @@ The rule, written here once, for both databases:
   number and their NPI (document()), kept in practitioners.search_words by a flush hook
   (refresh_search_words()), like the search copies of directory.listing.
 - A practitioner matches when every word typed matches a word of the document: the same word;
-  a word it begins (for a typed word of PREFIX_MIN_LENGTH or more); or, for a typed word of
+  a word it begins (for the last word typed, of PREFIX_MIN_LENGTH or more); or, for a word of
   TYPO_MIN_LENGTH letters or more, a word within one edit (two from TYPO_TWO_EDITS letters:
   a letter changed, added, dropped, or two swapped) whose trigram similarity to it is at least
   TRIGRAM_FLOOR (pg_trgm's measure).
@@ -30,6 +30,7 @@ How each database finds them (the same results, tested on both):
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -177,14 +178,11 @@ def typos_among(typed: str, candidates: list[str]) -> list[str]:
 @dataclass(frozen=True)
 class Term:
     """One typed word: itself, its typos found in the vocabulary, and whether it may be the
-    beginning of a word."""
+    beginning of a word (the last word typed, as one types: "siobhan mur")."""
 
     word: str
     typos: tuple[str, ...] = ()
-
-    @property
-    def prefix(self) -> bool:
-        return len(self.word) >= PREFIX_MIN_LENGTH
+    prefix: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,15 +238,37 @@ def check(typed: str | None) -> list[str]:
 def parse(connection: Connection, typed: str | None) -> NameQuery:
     """The query for what was typed, with each word's typos read from the vocabulary.
     Raises NameQueryError for text that cannot be searched for."""
-    dialect = connection.dialect.name
+    typed_words = check(typed)
     terms = []
-    for word in check(typed):
-        typos: list[str] = []
-        if len(word) >= TYPO_MIN_LENGTH and word.isalpha():
-            statement, params = typo_candidates_sql(dialect, word)
-            typos = typos_among(word, connection.execute(statement, params).scalars().all())
-        terms.append(Term(word, tuple(typos)))
+    for i, word in enumerate(typed_words):
+        terms.append(Term(word, typos_of(connection, word),
+                          prefix=i == len(typed_words) - 1 and len(word) >= PREFIX_MIN_LENGTH))
     return NameQuery((typed or "").strip(), tuple(terms))
+
+
+# Each process remembers a word's typos for a few minutes (people search for the same names
+# again and again); it forgets them all when it adds words to the vocabulary itself.
+TYPO_MEMORY_S = 300.0
+TYPO_MEMORY_WORDS = 20_000
+_remembered: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+
+
+def typos_of(connection: Connection, word: str) -> tuple[str, ...]:
+    """The vocabulary's words that count as the word with a typo (none for short words or
+    words with digits)."""
+    if len(word) < TYPO_MIN_LENGTH or not word.isalpha():
+        return ()
+    key = (connection.dialect.name, word)
+    now = time.monotonic()
+    seen = _remembered.get(key)
+    if seen is not None and now - seen[0] < TYPO_MEMORY_S:
+        return seen[1]
+    statement, params = typo_candidates_sql(connection.dialect.name, word)
+    found = tuple(typos_among(word, connection.execute(statement, params).scalars().all()))
+    if len(_remembered) >= TYPO_MEMORY_WORDS:
+        _remembered.clear()
+    _remembered[key] = (now, found)
+    return found
 
 
 def match_clause(dialect: str, practitioner_id) -> ColumnElement[bool]:
@@ -319,6 +339,7 @@ def add_to_vocabulary(connection: Connection, new_words: set[str]) -> None:
     missing = sorted(new_words - known)
     if missing:
         connection.execute(SearchWord.__table__.insert(), [{"word": w} for w in missing])
+        _remembered.clear()  # a new word may be another's typo
 
 
 _WATCHED = {Practitioner: ("full_name", "licence_number", "npi"),
