@@ -48,6 +48,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.sql import ColumnElement
@@ -318,16 +320,18 @@ def refresh_search_words(connection: Connection, practitioner_ids: Iterable[int]
                 select(PracticeLocation.practitioner_id, PracticeLocation.clinic_name)
                 .where(PracticeLocation.practitioner_id.in_(chunk))):
             clinics.setdefault(pid, []).append(clinic)
-        new_words: set[str] = set()
+        changed = []
         for pid, name, licence, npi, stored in rows:
             current = document(name, licence, npi, clinics.get(pid, []))
             if current != stored:
-                # Not an edit of the profile: its updated_at stays as it was.
-                connection.execute(update(Practitioner).where(Practitioner.id == pid)
-                                   .values(search_words=current,
-                                           updated_at=Practitioner.updated_at))
-                new_words |= _vocabulary_words(current)
-        add_to_vocabulary(connection, new_words)
+                changed.append({"pid": pid, "words": current})
+        if changed:
+            # One statement for the chunk; not an edit of the profile: updated_at stays.
+            connection.execute(update(Practitioner).where(Practitioner.id == bindparam("pid"))
+                               .values(search_words=bindparam("words"),
+                                       updated_at=Practitioner.updated_at), changed)
+        add_to_vocabulary(connection, set().union(*(_vocabulary_words(c["words"])
+                                                    for c in changed)))
 
 
 def add_to_vocabulary(connection: Connection, new_words: set[str]) -> None:
@@ -338,7 +342,10 @@ def add_to_vocabulary(connection: Connection, new_words: set[str]) -> None:
         SearchWord.word.in_(sorted(new_words)))).scalars())
     missing = sorted(new_words - known)
     if missing:
-        connection.execute(SearchWord.__table__.insert(), [{"word": w} for w in missing])
+        # Another transaction may add the same word meanwhile: theirs stands, no error.
+        insert = (postgresql_insert if connection.dialect.name == "postgresql"
+                  else sqlite_insert)(SearchWord).on_conflict_do_nothing()
+        connection.execute(insert, [{"word": w} for w in missing])
         _remembered.clear()  # a new word may be another's typo
 
 
