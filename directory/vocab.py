@@ -222,6 +222,7 @@ class TagKind(StrEnum):
     TECHNIQUE = "technique"
     CONDITION = "condition"
     LANGUAGE = "language"
+    INSURANCE = "insurance"  # an insurer or scheme accepted (INSURERS)
 
 
 class Permitted(StrEnum):
@@ -255,3 +256,85 @@ class LicenceMethod(StrEnum):
     AUTOMATIC = "automatic"  # matched against a register file (NPPES in the US)
     REGISTER = "register"  # an administrator looked it up on the official register
     DEMO = "demo"  # demo data: nothing was checked
+
+
+# The insurers and public schemes a practitioner may say they accept, per country (the profile
+# form offers those of the practitioner's countries; the search filter offers them all). Codes
+# are unique across countries and never reused: they are stored as practitioner tags.
+INSURERS: dict[str, dict[str, str]] = {
+    "US": {"us_medicare": "Medicare", "us_medicaid": "Medicaid", "us_tricare": "TRICARE",
+           "us_va": "VA Community Care", "us_aetna": "Aetna",
+           "us_bcbs": "Blue Cross Blue Shield", "us_cigna": "Cigna", "us_humana": "Humana",
+           "us_kaiser": "Kaiser Permanente", "us_uhc": "UnitedHealthcare",
+           "us_workers_comp": "Workers' compensation"},
+    "AU": {"au_medicare_cdm": "Medicare (Chronic Disease Management plan)",
+           "au_dva": "Department of Veterans' Affairs", "au_medibank": "Medibank",
+           "au_bupa": "Bupa", "au_hcf": "HCF", "au_nib": "nib", "au_hbf": "HBF",
+           "au_ahm": "ahm", "au_australian_unity": "Australian Unity", "au_gmhba": "GMHBA",
+           "au_teachers_health": "Teachers Health", "au_workcover": "WorkCover"},
+    "GB": {"gb_bupa": "Bupa", "gb_axa": "AXA Health", "gb_aviva": "Aviva",
+           "gb_vitality": "Vitality", "gb_wpa": "WPA", "gb_simplyhealth": "Simplyhealth",
+           "gb_cigna": "Cigna Healthcare"},
+    "CA": {"ca_sun_life": "Sun Life", "ca_manulife": "Manulife", "ca_canada_life": "Canada Life",
+           "ca_green_shield": "Green Shield Canada", "ca_blue_cross": "Blue Cross",
+           "ca_desjardins": "Desjardins Insurance", "ca_wcb": "Workers' compensation board"},
+    "NZ": {"nz_acc": "ACC (Accident Compensation Corporation)",
+           "nz_southern_cross": "Southern Cross", "nz_nib": "nib", "nz_unimed": "UniMed",
+           "nz_partners_life": "Partners Life"},
+    "IE": {"ie_vhi": "Vhi Healthcare", "ie_laya": "Laya Healthcare",
+           "ie_irish_life": "Irish Life Health", "ie_level": "Level Health"},
+}
+
+
+def insurer_country(code: str) -> str:
+    """The country an insurer code belongs to ("au_bupa" → "AU")."""
+    return code.split("_", 1)[0].upper()
+
+
+@cache
+def insurers() -> dict[str, str]:
+    """Every insurer code → its name with its country ("Bupa (Australia)"), countries in
+    PRIMARY_COUNTRIES order, names in the order of INSURERS."""
+    return {code: f"{name} ({country_name(country)})"
+            for country, names in INSURERS.items() for code, name in names.items()}
+
+
+def insurer_name(code: str) -> str:
+    """An insurer's name without its country ("Bupa")."""
+    return INSURERS.get(insurer_country(code), {}).get(code, code)
+
+
+class ReportKind(StrEnum):
+    """What a patient says is wrong with a listing."""
+
+    WRONG_ADDRESS = "wrong_address"
+    WRONG_PHONE = "wrong_phone"
+    WRONG_HOURS = "wrong_hours"
+    CLOSED = "closed"
+    NOT_THIS_PERSON = "not_this_person"
+    OTHER = "other"
+
+
+REPORT_KINDS: dict[str, str] = {
+    ReportKind.WRONG_ADDRESS: "The address is wrong",
+    ReportKind.WRONG_PHONE: "The phone number is wrong",
+    ReportKind.WRONG_HOURS: "The opening hours are wrong",
+    ReportKind.CLOSED: "The practice has closed or moved away",
+    ReportKind.NOT_THIS_PERSON: "This is not the person who works there",
+    ReportKind.OTHER: "Something else",
+}
+
+
+class ReportStatus(StrEnum):
+    """Where a report of wrong information is: waiting for an administrator, or decided."""
+
+    OPEN = "open"
+    CORRECTED = "corrected"  # the listing was wrong and has been put right (or hidden)
+    DISMISSED = "dismissed"  # the listing was right, or the report was not a real one
+
+
+class EnquiryStatus(StrEnum):
+    """What became of an enquiry (its words leave with the e-mail; this stays for abuse review)."""
+
+    SENT = "sent"  # queued to the practitioner, with a copy to the patient
+    TRAPPED = "trapped"  # the hidden field was filled in (a robot): nothing was sent

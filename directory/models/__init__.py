@@ -8,11 +8,13 @@ from directory.models.credential import (
     ScopeChange,
     TrainingProgram,
 )
+from directory.models.feedback import Enquiry, ListingReport
 from directory.models.issuer import Issuer, IssuerConfirmation, issuer_of
 from directory.models.licence import Licence
 from directory.models.nppes import NppesFile, NppesProvider
 from directory.models.outbox import OutboxMessage
 from directory.models.practitioner import (
+    OpeningHours,
     PracticeLocation,
     Practitioner,
     PractitionerTag,
@@ -22,8 +24,8 @@ from directory.models.session import UserSession
 from directory.models.user import User
 
 __all__ = [
-    "AuditEvent", "Certification", "Issuer", "IssuerConfirmation", "JurisdictionRule", "Licence",
-    "NppesFile", "NppesProvider",
-    "OutboxMessage", "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias",
-    "ScopeChange", "SearchWord", "TrainingProgram", "User", "UserSession", "issuer_of", "record",
+    "AuditEvent", "Certification", "Enquiry", "Issuer", "IssuerConfirmation", "JurisdictionRule",
+    "Licence", "ListingReport", "NppesFile", "NppesProvider", "OpeningHours", "OutboxMessage",
+    "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias", "ScopeChange",
+    "SearchWord", "TrainingProgram", "User", "UserSession", "issuer_of", "record",
 ]

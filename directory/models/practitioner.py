@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.base import TimestampMixin, db
@@ -39,6 +39,17 @@ class Practitioner(TimestampMixin, db.Model):
     booking_url: Mapped[str] = mapped_column(String(500), default="")
     accepting_new_patients: Mapped[bool] = mapped_column(default=True)
     insurance_notes: Mapped[str] = mapped_column(Text, default="")
+    # Whether the profile shows the phone and the public e-mail at all (the practitioner may keep
+    # them on record for administrators only), and whether patients may send an enquiry.
+    show_phone: Mapped[bool] = mapped_column(default=True, server_default=true())
+    show_public_email: Mapped[bool] = mapped_column(default=True, server_default=true())
+    enquiries_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Fees in minor units (cents, pence) of fee_currency (ISO 4217); NULL: not given.
+    fee_first_visit: Mapped[int | None]
+    fee_follow_up: Mapped[int | None]
+    fee_currency: Mapped[str | None] = mapped_column(String(3))
+    # The stored profile photo (directory.profiles.photos names its sizes from it); NULL: none.
+    photo_key: Mapped[str | None] = mapped_column(String(64))
     attested_at: Mapped[datetime | None]
     # The yearly "still accurate" reminders sent for the current attestation (NULL: not yet);
     # reset when the practitioner confirms again.
@@ -170,6 +181,11 @@ class PracticeLocation(TimestampMixin, db.Model):
     lng: Mapped[float | None]
     geo_precision: Mapped[str | None] = mapped_column(String(10))
     wheelchair_accessible: Mapped[bool] = mapped_column(default=False)
+    # Seen by appointment only (the hours, if any, say when the clinic is open).
+    by_appointment: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The IANA time zone of the location's coordinates ("Australia/Sydney"), set when it is
+    # geocoded: "open now" is computed in it. NULL until placed.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # Copies of the practitioner's listed_until, attested_at and full_name, kept by
     # directory.listing in the same transaction as any change to them: with them in the
     # (lat, lng) index, the search reads no practitioners row for the hundreds of locations in
@@ -183,6 +199,29 @@ class PracticeLocation(TimestampMixin, db.Model):
     scope_verdict: Mapped[str | None] = mapped_column(String(10))
 
     practitioner: Mapped[Practitioner] = relationship(back_populates="locations")
+    hours: Mapped[list[OpeningHours]] = relationship(
+        back_populates="location", cascade="all, delete-orphan",
+        order_by="(OpeningHours.weekday, OpeningHours.opens)")
 
     def __repr__(self) -> str:
         return f"<PracticeLocation {self.id} {self.city}>"
+
+
+class OpeningHours(db.Model):
+    """One opening of a practice location: a weekday (0 Monday … 6 Sunday) from a local time to
+    a later one, in the location's time zone. A day may have several (a lunch break)."""
+
+    __tablename__ = "opening_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("closes > opens", name="closes_after_opens"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("practice_locations.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int]
+    opens: Mapped[time]
+    closes: Mapped[time]
+
+    location: Mapped[PracticeLocation] = relationship(back_populates="hours")
