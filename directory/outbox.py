@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from flask import Flask, current_app, has_app_context, render_template
 from sqlalchemy import event, func, select, update
@@ -42,11 +43,17 @@ def queue(to: str, subject: str, template: str, *, reply_to: str | None = None,
         kind=template, to_address=to, reply_to=reply_to,
         subject=f"{subject} — {config['SITE_NAME']}",
         body=render_template(f"email/{template}.txt", subject=subject, **context),
-        message_id=make_msgid(domain="dry-needling-directory"),
+        message_id=new_message_id(),
         status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow(), last_error="")
     db.session.add(message)
     db.session.info[QUEUED_FLAG] = True
     return message
+
+
+def new_message_id() -> str:
+    """A Message-ID no other message has: from the operating system's randomness (email's
+    make_msgid draws from the random module, which a seeded generator repeats)."""
+    return f"<{uuid.uuid4().hex}@dry-needling-directory>"
 
 
 def backoff(attempts: int) -> timedelta:
