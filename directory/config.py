@@ -98,6 +98,13 @@ class Defaults:
     RATELIMIT_RESET_USE = "20 per 10 minutes"  # reset-link pages, per client address
     RATELIMIT_VERIFY = "30 per minute; 500 per day"  # credential-code lookups, per address
     RATELIMIT_API = "120 per minute"  # every /api/v1 request, per client address
+    # Enquiries sent from profiles in the last 24 hours: per client address, per reply
+    # address, per practitioner (directory/enquiries.py); and the links one may hold.
+    ENQUIRY_LIMITS = {"client": 5, "sender": 5, "practitioner": 20}
+    ENQUIRY_MAX_LINKS = 2
+    # Reports of wrong information that went through, per client address (a form sent back
+    # with a field message costs nothing).
+    RATELIMIT_REPORT = "5 per hour; 20 per day"
 
     # Strict-Transport-Security, sent only on requests that arrived over HTTPS.
     HSTS = "max-age=31536000; includeSubDomains"

@@ -8,22 +8,24 @@ from __future__ import annotations
 import io
 import random
 import secrets
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from directory import geo, vocab
+from directory import geo, practice, vocab
 from directory.accounts.passwords import hash_password
 from directory.accounts.services import create_admin, unique_slug
 from directory.credentials import evidence, lifecycle
 from directory.credentials.reference import load_reference_data
 from directory.credentials.services import new_public_code
 from directory.extensions import db
+from directory.hours import time_zone_at
 from directory.licences import services as licence_services
 from directory.models import (
     Certification,
     Licence,
+    OpeningHours,
     PracticeLocation,
     Practitioner,
     TrainingProgram,
@@ -283,6 +285,7 @@ def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str
     p.set_codes(TagKind.CONDITION, rng.sample(sorted(vocab.CONDITIONS), 5))
     p.set_codes(TagKind.LANGUAGE,
                 ["en"] + rng.sample(["es", "fr", "zh", "hi", "mi", "ga", "ar"], 1))
+    _demo_fees_and_insurers(p, random.Random(f"fees-{n}"), country)  # noqa: S311 — demo data
     # Spread practitioners over the city (about ±6 km), not all on one point.
     p.locations.append(PracticeLocation(
         clinic_name=f"{rng.choice(CLINICS)} {CLINIC_KINDS[profession]} ({city})",
@@ -292,6 +295,51 @@ def _demo_practitioner(rng: random.Random, n: int, password_hash: str, city: str
         lat=round(lat + rng.uniform(-0.05, 0.05), 5), lng=round(lng + rng.uniform(-0.07, 0.07), 5),
         geo_precision=GeoPrecision.POSTCODE, wheelchair_accessible=rng.random() < 0.6,
     ))
+    _demo_hours(p.locations[-1], n)
     db.session.add(p)
     db.session.flush()
     return p
+
+
+# A typical first-visit fee per country, in whole units of its currency (the follow-up is
+# about four fifths of it): round figures near what clinics there charge.
+DEMO_FIRST_VISIT = {"US": 120, "AU": 110, "GB": 65, "CA": 110, "NZ": 95, "IE": 70}
+
+
+def _demo_fees_and_insurers(p: Practitioner, rng: random.Random, country: str) -> None:
+    """Fees in the country's currency and a few of its insurers, from a generator of the
+    practitioner's own (so the rest of the demo data does not move)."""
+    typical = DEMO_FIRST_VISIT.get(country)
+    if typical is None:
+        return
+    first = typical + 5 * rng.randint(-3, 4)
+    p.fee_first_visit, p.fee_follow_up = first * 100, round(first * 0.8 / 5) * 500
+    p.fee_currency = practice.currency_for(country)
+    names = sorted(vocab.INSURERS.get(country, {}))
+    p.set_codes(TagKind.INSURANCE, rng.sample(names, min(len(names), rng.randint(2, 4))))
+
+
+def _week(days: range | tuple[int, ...], *ranges: str) -> list[tuple[int, str, str]]:
+    """(weekday, opens, closes) for each day and each "HH:MM-HH:MM" range."""
+    pairs = [r.split("-") for r in ranges]
+    return [(day, opens, closes) for day in days for opens, closes in pairs]
+
+
+# Demo opening weeks (weekday 0 is Monday), taken in turn: by appointment or not, and hours.
+DEMO_WEEKS: list[tuple[bool, list[tuple[int, str, str]]]] = [
+    (False, _week(range(5), "08:00-12:30", "13:30-18:00")),  # a lunch break
+    (False, _week(range(5), "09:00-17:00") + _week((5,), "09:00-13:00")),  # Saturdays
+    (False, _week((0, 2, 4), "07:30-15:30") + _week((1, 3), "11:00-19:00")),  # late days
+    (True, _week((1, 3), "10:00-16:00")),  # by appointment, on set days
+    (False, _week(range(6), "08:30-17:30")),
+    (True, []),  # by appointment only
+]
+
+
+def _demo_hours(location: PracticeLocation, n: int) -> None:
+    """Hours from DEMO_WEEKS in turn, and the time zone of the location's point."""
+    location.by_appointment, week = DEMO_WEEKS[n % len(DEMO_WEEKS)]
+    location.hours = [OpeningHours(weekday=day, opens=time.fromisoformat(opens),
+                                   closes=time.fromisoformat(closes))
+                      for day, opens, closes in week]
+    location.time_zone = time_zone_at(location.lat, location.lng)

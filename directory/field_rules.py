@@ -63,6 +63,7 @@ LENGTHS: dict[str, int] = {
     "techniques": 1000,
     "conditions": 1000,
     "insurance_notes": 2000,
+    "fee": 12,  # an amount typed like 95, 95.50 or 1,200
     # practice location
     "clinic_name": _length(PracticeLocation.clinic_name),
     "street": _length(PracticeLocation.street),
@@ -293,6 +294,32 @@ def hours(text: str) -> float | None:
     """Hours of training, to one decimal place."""
     value = decimal(text, HOURS, HOURS_MESSAGE)
     return None if value is None else round(value, 1)
+
+
+FEE = Range(0, 100_000, "Enter a fee from 0 to 100,000.")
+FEE_MESSAGE = "Enter the fee as a number, like 95 or 95.50, without the currency sign."
+FEE_PATTERN = re.compile(r"\d{1,3}(,\d{3})*(\.\d{1,2})?|\d+(\.\d{1,2})?")
+
+
+def fee(text: str) -> int | None:
+    """A fee typed in whole units with at most two decimals ("95", "95.50", "1,200") → its
+    minor units (cents, pence), as stored (empty: None)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not FEE_PATTERN.fullmatch(text):
+        raise RuleError(FEE_MESSAGE)
+    units, _, cents = text.replace(",", "").partition(".")
+    FEE.check(int(units))
+    return int(units) * 100 + int(cents.ljust(2, "0") or 0)
+
+
+def fee_text(minor: int | None) -> str:
+    """A stored fee as the form shows it again ("95", "95.50")."""
+    if minor is None:
+        return ""
+    units, cents = divmod(minor, 100)
+    return f"{units}.{cents:02d}" if cents else str(units)
 
 
 def iso_date(text: str) -> date | None:

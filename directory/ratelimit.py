@@ -6,6 +6,8 @@ and read from the configuration at request time, so each deployment can tune the
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +25,15 @@ _limited_blueprints: set[str] = set()
 def client_address() -> str:
     """The client's address (the proxy's X-Forwarded-For when PROXY_FIX trusts it)."""
     return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def hashed_client_address() -> str:
+    """The client's address as stored with what a patient sends (enquiries, reports): keyed
+    with the secret key, so the database can count one sender's messages without holding the
+    address itself."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(),
+                      client_address().encode(), hashlib.sha256)
+    return digest.hexdigest()
 
 
 def submitted_email() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup, escape
 
-from directory import vocab
+from directory import hours, maps, practice, vocab
 from directory.credentials import codes, lifecycle
 from directory.dates import format_date
 from directory.links import absolute_url
@@ -47,6 +47,11 @@ def register(app: Flask) -> None:
         country_name=vocab.country_name,
         region_name=vocab.region_name,
         language_name=vocab.language_name,
+        insurer_name=vocab.insurer_name,
+        INSURERS=vocab.INSURERS,
+        practice=practice,  # shown contact details, fees, insurers (directory/practice.py)
         qr_svg=qr_svg,
         absolute_url=absolute_url,  # links from SITE_URL, never the request's Host
+        hours=hours,  # a location's week and "open now" (directory/hours.py)
+        directions_url=maps.directions_url,
     )

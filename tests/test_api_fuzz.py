@@ -22,7 +22,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 
+from directory.extensions import db
+from directory.models import Practitioner
 from directory.search import names
 from tests import factories
 from tests.factories import DENVER, listed_at, offset
@@ -30,6 +33,8 @@ from tests.factories import DENVER, listed_at, offset
 EXAMPLES = 150
 SEARCH = ("/practitioners", "GET")
 ONE = ("/practitioners/{practitioner_id}", "GET")
+ENQUIRY = ("/practitioners/{practitioner_id}/enquiries", "POST")
+REPORT = ("/practitioners/{practitioner_id}/reports", "POST")
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance,
                response_schema_conformance]
 CHECKS = {GenerationMode.POSITIVE: CONFORMANCE,
@@ -58,7 +63,7 @@ def test_the_document_describes_every_api_route(app, api_schema):
     routes = {rule.rule.removeprefix("/api/v1").replace("<int:practitioner_id>",
                                                          "{practitioner_id}")
               for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
-    assert routes - {"/openapi.json"} == {SEARCH[0], ONE[0]}
+    assert routes - {"/openapi.json"} == {SEARCH[0], ONE[0], ENQUIRY[0], REPORT[0]}
 
 
 def lacks_a_place(query: dict | None) -> bool:
@@ -145,3 +150,30 @@ def test_every_practitioner_answer_matches_the_document(api_schema, mode):
             assert response.status_code in (200, 404), response.text
 
     run()
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("route", [ENQUIRY, REPORT], ids=["enquiry", "report"])
+def test_every_answer_to_what_patients_send_matches_the_document(app, api_schema, mode, route):
+    """Generated messages and reports, to listed practitioners and to ids nobody has: each
+    answer is one the document lists, in its shape, and never a server error."""
+    app.config["ENQUIRY_LIMITS"] = {"client": 10_000, "sender": 10_000, "practitioner": 10_000}
+    operation = api_schema[route[0]][route[1]]
+    statuses = set()
+    with app.app_context():
+        fuzz_near = db.session.scalar(select(Practitioner.id).where(
+            Practitioner.full_name == "Fuzz Near"))
+
+    @settings(SETTINGS, max_examples=60)
+    @given(case=operation.as_strategy(generation_mode=mode), listed=st.sampled_from(
+        [True, False]))
+    def run(case, listed):
+        if listed and mode is GenerationMode.POSITIVE:  # half to a listed practitioner
+            case.path_parameters = {"practitioner_id": fuzz_near}
+        response = case.call_and_validate(checks=CHECKS[mode])
+        statuses.add(response.status_code)
+
+    run()
+    if mode is GenerationMode.POSITIVE:
+        accepted = 202 if route is ENQUIRY else 201
+        assert accepted in statuses and 404 in statuses, statuses

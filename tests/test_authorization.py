@@ -6,6 +6,7 @@ The table is checked against the app's URL map, so a new route without a rule fa
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -13,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from directory.extensions import db
-from directory.models import Certification, JurisdictionRule, ScopeChange
+from directory.models import Certification, JurisdictionRule, ListingReport, ScopeChange
 from directory.outbox import queue
+from directory.profiles.services import change_photo
 from tests import factories
 
 ROLES = ("anonymous", "other", "owner", "admin", "issuer")
@@ -36,6 +38,10 @@ EVIDENCE = {"anonymous": "login", "other": "notfound", "owner": "ok", "admin": "
             "issuer": "notfound"}
 UNLISTED_PROFILE = {"anonymous": "notfound", "other": "notfound", "owner": "ok", "admin": "ok",
                     "issuer": "notfound"}
+# What patients send through the API, without a body: 400 for everyone (no role needed).
+JSON_REFUSED = dict.fromkeys(ROLES, "status 400")
+# A page about a listed profile only (the scenario's owner is not listed): 404 for everyone.
+FOR_LISTED_ONLY = dict.fromkeys(ROLES, "notfound")
 ISSUER = {"anonymous": "login", "other": "forbidden", "owner": "forbidden",
           "admin": "forbidden", "issuer": "ok"}
 
@@ -62,11 +68,22 @@ ROUTES = {
     "profiles.new_location": ("GET", "/profile/locations/new", PRACTITIONER),
     "profiles.edit_location": ("GET", "/profile/locations/{location_id}/edit", OWN_OBJECT),
     "profiles.delete_location": ("POST", "/profile/locations/{location_id}/delete", OWN_OBJECT),
+    "profiles.photo": ("GET", "/profile/photo", PRACTITIONER),
+    "profiles.delete_photo": ("POST", "/profile/photo/delete", PRACTITIONER),
+    # The unlisted owner's photo: like the profile page, hidden from all but owner and admins.
+    "public.photo": ("GET", "/photos/{photo_key}-96.jpg", UNLISTED_PROFILE),
     "admin.index": ("GET", "/admin/", ADMIN),
     "admin.queue": ("GET", "/admin/queue", ADMIN),
     "admin.certification": ("GET", "/admin/certifications/{cert_id}", ADMIN),
     "admin.audit": ("GET", "/admin/audit", ADMIN),
     "admin.mail": ("GET", "/admin/mail", ADMIN),
+    "admin.enquiries": ("GET", "/admin/enquiries", ADMIN),
+    # Messages go to listed practitioners only: the scenario's owner is not listed yet.
+    "public.enquiry": ("GET", "/p/{slug}/contact", FOR_LISTED_ONLY),
+    # Reports too are about listed profiles only (the owner and admins need not report).
+    "public.report": ("GET", "/p/{slug}/report", FOR_LISTED_ONLY),
+    "admin.reports_list": ("GET", "/admin/reports", ADMIN),
+    "admin.report": ("GET", "/admin/reports/{report_id}", ADMIN),
     "admin.licences": ("GET", "/admin/licences", ADMIN),
     "admin.licence": ("GET", "/admin/licences/{listed_id}", ADMIN),
     "admin.send_mail_again": ("POST", "/admin/mail/{message_id}/send-again", ADMIN),
@@ -94,6 +111,9 @@ ROUTES = {
     "api.practitioners": ("GET", "/api/v1/practitioners?near=80202", PUBLIC),
     "api.practitioner": ("GET", "/api/v1/practitioners/{listed_id}", PUBLIC),
     "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
+    # Anyone may send; a request without a JSON body is refused the same for everyone.
+    "api.send_enquiry": ("POST", "/api/v1/practitioners/{listed_id}/enquiries", JSON_REFUSED),
+    "api.report_listing": ("POST", "/api/v1/practitioners/{listed_id}/reports", JSON_REFUSED),
     "learn.index": ("GET", "/learn/", PUBLIC),
     "learn.dry_needling": ("GET", "/learn/dry-needling", PUBLIC),
     "learn.techniques": ("GET", "/learn/techniques", PUBLIC),
@@ -134,6 +154,9 @@ def scenario(app):
     the issuer of the program the owner's certification cites."""
     with app.app_context():
         owner = factories.make_practitioner("owner@example.com")
+        # A photo of the unlisted owner: served to the owner and administrators only.
+        photo_key = change_photo(owner, owner.user,
+                                 io.BytesIO(factories.jpeg_bytes((400, 400)))).photo_key
         location = factories.make_location(owner)
         cert = factories.make_certification(owner)  # pending: the profile stays unlisted
         factories.make_practitioner("other@example.com")
@@ -154,10 +177,14 @@ def scenario(app):
         message = queue("owner@example.com", "A message", "confirm", user=owner.user,
                         link="http://127.0.0.1:5000/", hours=72)
         message.status = "failed"
+        report = ListingReport(practitioner=listed, kind="wrong_phone", client_key="0" * 64)
+        db.session.add(report)
         db.session.commit()
         data = {"slug": owner.slug, "location_id": location.id, "cert_id": cert.id,
                 "public_code": code, "listed_id": listed.id, "program_id": program.id,
-                "rule_id": rule.id, "message_id": message.id, "scope_change_id": change.id}
+                "rule_id": rule.id, "message_id": message.id, "scope_change_id": change.id,
+                "report_id": report.id}
+        data["photo_key"] = photo_key
         db.session.remove()
     return data
 
@@ -194,6 +221,7 @@ def test_route_authorization(client, auth, scenario, endpoint, role):
 
 
 @pytest.mark.parametrize("url", ["/admin/certifications/99999999999999999999",
+                                 "/admin/reports/99999999999999999999",
                                  "/profile/locations/99999999999999999999/edit",
                                  "/api/v1/practitioners/99999999999999999999"])
 def test_huge_ids_in_urls_are_not_found(client, auth, scenario, url):

@@ -15,9 +15,12 @@ def _token(html: str) -> str:
 
 
 def _post_urls(app) -> list[str]:
+    """Every POST route a browser form can reach. The JSON API's (what patients send) take
+    only an application/json body, which no cross-site form can send without the browser asking
+    first, and act for nobody's session: test_the_api_takes_only_json checks the first."""
     urls = []
     for rule in app.url_map.iter_rules():
-        if "POST" in rule.methods:
+        if "POST" in rule.methods and not rule.endpoint.startswith("api."):
             urls.append(re.sub(r"<(?:\w+:)?(\w+)>", "1", rule.rule))
     return urls
 
@@ -84,3 +87,19 @@ def test_an_issuers_answer_needs_the_token_from_its_page(csrf_app):
     assert response.status_code == 302
     assert "Confirmed on" in client.get(f"/issuer/certifications/{cert_id}").get_data(
         as_text=True)
+
+
+def test_the_api_takes_only_json(csrf_app):
+    """A form posted from another site (urlencoded, multipart or text/plain: what a page may
+    send without asking) is refused by the API's POST routes, whatever it holds."""
+    with csrf_app.app_context():
+        practitioner_id = factories.make_listed_practitioner(full_name="Json Only").id
+    client = csrf_app.test_client()
+    fields = {"name": "Forged", "email": "forged@example.com", "message": "Hi", "kind": "closed"}
+    for route in ("enquiries", "reports"):
+        url = f"/api/v1/practitioners/{practitioner_id}/{route}"
+        for sent in ({"data": fields}, {"data": "name=Forged", "content_type": "text/plain"},
+                     {"data": fields, "content_type": "multipart/form-data"}):
+            response = client.post(url, **sent)
+            assert response.status_code == 400, (url, sent)
+            assert response.get_json()["error"]["code"] == "invalid_body"

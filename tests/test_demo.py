@@ -23,6 +23,14 @@ def test_demo_seed_fills_an_empty_database_once_and_prints_the_admin_login(app, 
         assert {"US", "AU", "GB", "CA", "NZ", "IE"} <= countries
         assert db.session.scalar(select(func.count()).select_from(PracticeLocation)
                                  .where(PracticeLocation.lat.is_(None))) == 0
+        # Opening hours on each location's own clock: weekdays, some Saturdays, some by
+        # appointment only.
+        locations = db.session.scalars(select(PracticeLocation)).all()
+        assert all(loc.time_zone for loc in locations)
+        assert {loc.time_zone for loc in locations
+                if (loc.city, loc.country) == ("Sydney", "AU")} == {"Australia/Sydney"}
+        assert any(loc.by_appointment and not loc.hours for loc in locations)
+        assert any(5 in {o.weekday for o in loc.hours} for loc in locations)
         users = db.session.scalar(select(func.count()).select_from(User))
 
     # Run again: nothing added, the same login printed.

@@ -126,7 +126,7 @@ def test_an_unknown_language_is_named_whatever_the_separator(app, client, owner)
 # (Text columns), text resolved to a code (a country or region typed by name) and an NPI
 # typed with spaces or hyphens (stored as its 10 digits).
 NOT_A_TYPED_COLUMN = {"bio", "languages", "techniques", "conditions", "insurance_notes",
-                      "profession", "licence_country", "licence_region", "country", "npi"}
+                      "profession", "licence_country", "licence_region", "country", "npi", "fee"}
 
 
 def typed_columns() -> dict[str, int]:

@@ -177,7 +177,7 @@ def test_the_upload_views_are_marked_once(app):
     marked = {endpoint for endpoint, view in app.view_functions.items()
               if getattr(view, "accepts_uploads", False)}
     assert marked == {"certifications.new", "certifications.edit", "bulk.index",
-                      "issuers.roster_upload"}
+                      "issuers.roster_upload", "profiles.photo"}
     with app.test_request_context("/account/login", method="POST"):
         from flask import request
 

@@ -55,6 +55,8 @@ def profile_form(**changes) -> dict:
         "booking_url": "https://book.example.com/ana",
         "languages": "English, Spanish",
         "accepting_new_patients": "y",
+        # The contact choices as a new profile has them (ticked).
+        "show_phone": "y", "show_public_email": "y", "enquiries_enabled": "y",
         "insurance_notes": "Most PPO plans.",
         "techniques": ["trigger_point", "superficial"],
         "conditions": ["neck_pain", "low_back_pain", "sciatica"],
@@ -198,6 +200,9 @@ def test_journey_from_sign_up_to_public_profile(app, client, auth, outbox):
         "phone": "+1 (303) 555-0100", "public_email": "ana@clinic.example.com",
         "website": "https://ana.example.com", "booking_url": "https://book.example.com/ana",
         "accepting_new_patients": True, "insurance_notes": "Most PPO plans.",
+        "show_phone": True, "show_public_email": True, "enquiries_enabled": True,
+        # No fee given: no currency stored either (the form offers the country's).
+        "fee_first_visit": None, "fee_follow_up": None, "fee_currency": None,
         "techniques": ["superficial", "trigger_point"],
         "conditions": ["low_back_pain", "neck_pain", "sciatica"],
         "languages": ["en", "es"], "version": None,

@@ -7,13 +7,20 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 
-from directory import field_rules
+from directory import field_rules, reports
 from directory.credentials import lifecycle
 from directory.forms import BaseForm
 from directory.models.base import utcnow
@@ -71,7 +78,9 @@ class AuditFilterForm(FlaskForm):
                                                   "users": "Account",
                                                   "practice_locations": "Location",
                                                   "training_programs": "Program",
-                                                  "jurisdiction_rules": "Rule"},
+                                                  "jurisdiction_rules": "Rule",
+                                                  "listing_reports": "Report of wrong "
+                                                                     "information"},
                                validators=[Optional()])
     subject_id = IntegerField("Record id", validators=[
         Optional(), id_in_range("Enter a record's number.")],
@@ -137,3 +146,22 @@ class LicenceCheckForm(BaseForm):
         """A failed check says why."""
         if self.outcome.data == "failed" and not (field.data or "").strip():
             raise ValidationError("Say what you found: the practitioner is told.")
+
+
+class ReportDecisionForm(BaseForm):
+    """An administrator's decision on a report of wrong information, with a note."""
+
+    status = RadioField("Decision", choices=dict(reports.DECISIONS),
+                        validate_choice=False,  # validate_status says it in the form's words
+                        validators=[InputRequired("Choose corrected or dismissed.")])
+    resolution = TextAreaField(
+        "Note", filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired("Say what you found or did."),
+                    Length(max=reports.RESOLUTION_MAX_LENGTH,
+                           message=f"At most {reports.RESOLUTION_MAX_LENGTH:,} characters.")],
+        description="What you found or did (kept in the audit log).")
+
+    def validate_status(self, field) -> None:
+        """One of the decisions offered."""
+        if field.data not in reports.DECISIONS:
+            raise ValidationError("Choose corrected or dismissed.")

@@ -24,7 +24,7 @@ from directory.models import (
 from directory.models.base import utcnow
 from directory.models.issuer import confirmed_clause
 from directory.security import admin_required
-from directory.vocab import CertStatus, OutboxStatus, Role
+from directory.vocab import CertStatus, EnquiryStatus, OutboxStatus, Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -51,9 +51,11 @@ def index():
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20)).all()
     from directory.outbox import counts as mail_counts
+    from directory.reports import open_count as open_reports
 
     return render_template("admin/index.html", counts=counts, events=events,
-                           failed_mail=mail_counts()[OutboxStatus.FAILED])
+                           failed_mail=mail_counts()[OutboxStatus.FAILED],
+                           open_reports=open_reports())
 
 
 MAX_PAGE = 1_000_000  # beyond any real list; a larger number would overflow the query's OFFSET
@@ -203,4 +205,16 @@ def send_mail_again(message_id: int):
 
 
 from directory.admin import licences as _licences  # noqa: E402,F401  (its routes join bp)
+from directory.admin import listing_reports as _reports  # noqa: E402,F401  (its routes join bp)
 from directory.admin import scope as _scope  # noqa: E402,F401  (its routes join bp)
+
+
+@bp.route("/enquiries")
+@admin_required
+def enquiries():
+    """Messages patients sent from profiles, for abuse review: who, to whom, when, how long and
+    how many links — never the words, which leave with the e-mail."""
+    from directory import enquiries as enquiry_service
+
+    return render_template("admin/enquiries.html", rows=enquiry_service.recent(),
+                           statuses=EnquiryStatus)

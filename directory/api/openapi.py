@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from directory import vocab
+from directory import enquiries, hours, vocab
 from directory.errors import CODES
+from directory.profiles.photos import SIZES as PHOTO_SIZES
 from directory.search import DEFAULT_SORT, MAX_RESULTS, SORTS
 from directory.search.filters import FILTERS
-from directory.vocab import LicenceMethod, LicenceStatus
+from directory.vocab import LicenceMethod, LicenceStatus, ReportKind
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
@@ -18,6 +19,42 @@ SEARCH_ERRORS = {
     "unknown_place": "a place nobody knows",
     "ambiguous_place": "a place several places match: candidates lists them",
 }
+# The codes of the answers to what patients send (POST .../enquiries and .../reports).
+SENDING_ERRORS = {
+    "invalid_body": "the body is not a JSON object",
+    "enquiries_closed": "the practitioner takes no messages through the directory",
+    "rate_limited": "past a limit on messages or reports: wait, or use another way",
+    "duplicate": "the same problem is already reported and waiting",
+}
+_HH_MM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+# What the practitioner record adds to each of its locations (api.routes.location_hours_json).
+LOCATION_HOURS = {
+    "type": "object",
+    "required": ["time_zone", "by_appointment", "hours", "open_now", "directions_url"],
+    "properties": {
+        "time_zone": {**NULLABLE_STRING,
+                      "description": "IANA time zone of the location (null until it is placed "
+                                     "on the map); the hours are local time there."},
+        "by_appointment": {"type": "boolean"},
+        "hours": {"type": "array", "description": "Opening ranges, Monday first; a day "
+                                                   "without any is closed.",
+                  "items": {"type": "object", "required": ["day", "opens", "closes"],
+                            "properties": {
+                                "day": {"type": "string",
+                                        "enum": [hours.day_key(d)
+                                                 for d in range(len(hours.DAYS))]},
+                                "opens": _HH_MM, "closes": _HH_MM}}},
+        "open_now": {"type": ["boolean", "null"],
+                     "description": "Open at the moment of the answer, on the location's "
+                                    "clock; null when unknown (no time zone or no hours)."},
+        "directions_url": {"type": "string", "format": "uri",
+                           "description": "A map service's directions to the address."},
+    },
+}
+
+
+PRACTITIONER_ID = {"name": "practitioner_id", "in": "path", "required": True,
+                   "schema": {"type": "integer", "minimum": 1}}
 
 
 def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
@@ -33,7 +70,8 @@ def openapi_document(server: str) -> dict:
             "type": "object", "required": ["code", "message", "field"],
             "properties": {
                 "code": {"type": "string",
-                         "enum": sorted({*SEARCH_ERRORS, *CODES.values(), "error"})},
+                         "enum": sorted({*SEARCH_ERRORS, *SENDING_ERRORS, *CODES.values(),
+                                         "error"})},
                 "message": {"type": "string"},
                 "field": NULLABLE_STRING,
                 "candidates": {"type": "array", "items": {"$ref": "#/components/schemas/Place"}},
@@ -166,15 +204,40 @@ def openapi_document(server: str) -> dict:
                         }}}},
             "profession": {"type": ["string", "null"]},
             "url": {"type": "string", "format": "uri"},
+            "photo": {
+                "type": ["object", "null"],
+                "description": "The profile photo, a square JPEG, at each width in pixels; "
+                               "null without one.",
+                "required": [str(size) for size in PHOTO_SIZES], "additionalProperties": False,
+                "properties": {str(size): {"type": "string", "format": "uri"}
+                               for size in PHOTO_SIZES}},
             "accepting_new_patients": {"type": "boolean"},
             "languages": {"type": "array", "items": {"type": "string"}},
             "techniques": {"type": "array", "items": {"type": "string"}},
             "conditions": {"type": "array", "items": {"type": "string"}},
             "demo": {"type": "boolean"},
+            "phone": {**NULLABLE_STRING,
+                      "description": "Null when none is given or the practitioner hides it."},
+            "email": {**NULLABLE_STRING,
+                      "description": "The public e-mail; null when none or hidden."},
+            "fees": {"type": ["object", "null"], "required": ["currency", "first_visit",
+                                                             "follow_up"],
+                     "properties": {"currency": {"type": "string",
+                                                 "description": "ISO 4217 code"},
+                                    "first_visit": {"type": ["number", "null"]},
+                                    "follow_up": {"type": ["number", "null"]}}},
+            "insurance": {"type": "array", "items": {
+                "type": "object", "required": ["code", "name", "country"],
+                "properties": {"code": {"type": "string"}, "name": {"type": "string"},
+                               "country": {"type": "string"}}}},
+            "enquiry_url": {**NULLABLE_STRING, "format": "uri",
+                            "description": "The profile's form for sending the practitioner "
+                                           "a message; null when they take none."},
             "locations": {"type": "array", "items": {"allOf": [
                 {"$ref": "#/components/schemas/Location"},
                 {"type": "object", "properties": {
-                    "scope": {"$ref": "#/components/schemas/Scope"}}}]}},
+                    "scope": {"$ref": "#/components/schemas/Scope"}}},
+                LOCATION_HOURS]}},
             "certifications": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Certification"}},
             "scope": {"$ref": "#/components/schemas/Scope"},
@@ -255,13 +318,71 @@ def openapi_document(server: str) -> dict:
             "/practitioners/{practitioner_id}": {"get": {
                 "operationId": "getPractitioner",
                 "summary": "One listed practitioner",
-                "parameters": [{"name": "practitioner_id", "in": "path", "required": True,
-                                "schema": {"type": "integer", "minimum": 1}}],
+                "parameters": [PRACTITIONER_ID],
                 "responses": {
                     "200": {"description": "The practitioner", "content": {
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/Practitioner"}}}},
                     "404": {"description": "Not listed or unknown", "content": error_content},
+                    "429": rate_limited,
+                },
+            }},
+            "/practitioners/{practitioner_id}/enquiries": {"post": {
+                "operationId": "sendEnquiry",
+                "summary": "Send a listed practitioner a message",
+                "description": "The message goes to the practitioner's account e-mail with "
+                               "Reply-To the sender's address, and a copy to the sender; "
+                               "neither sees the other's address before a reply. No medical "
+                               "details, please. Limited per connection, per reply address "
+                               "and per practitioner over 24 hours (429 rate_limited); a "
+                               "message with more than a few links is refused (400).",
+                "parameters": [PRACTITIONER_ID],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["name", "email", "message"],
+                               "properties": {
+                                   "name": {"type": "string", "maxLength": 120},
+                                   "email": {"type": "string", "format": "email"},
+                                   "message": {"type": "string",
+                                               "maxLength": enquiries.MAX_MESSAGE}}}}}},
+                "responses": {
+                    "202": {"description": "Queued for delivery", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["status"],
+                            "properties": {"status": {"const": "sent"},
+                                           "to": {"type": "string"},
+                                           "copy_to": {"type": "string"}}}}}},
+                    "400": bad_request,
+                    "404": {"description": "Not listed or unknown", "content": error_content},
+                    "409": {"description": "The practitioner takes no messages "
+                                           "(enquiries_closed)", "content": error_content},
+                    "429": rate_limited,
+                },
+            }},
+            "/practitioners/{practitioner_id}/reports": {"post": {
+                "operationId": "reportListing",
+                "summary": "Report wrong information on a listing",
+                "description": "An administrator checks every report; the practitioner is "
+                               "told. The same problem in the same words, already waiting, "
+                               "is refused (409 duplicate).",
+                "parameters": [PRACTITIONER_ID],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["kind"],
+                               "properties": {
+                                   "kind": {"type": "string",
+                                            "enum": [str(k) for k in ReportKind]},
+                                   "details": {"type": "string",
+                                               "description": "Required when kind is other."},
+                                   "email": {"type": "string", "format": "email",
+                                             "description": "Optional, for a question "
+                                                            "back."}}}}}},
+                "responses": {
+                    "201": {"description": "Received", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["status"],
+                                   "properties": {"status": {"const": "received"}}}}}},
+                    "400": bad_request,
+                    "404": {"description": "Not listed or unknown", "content": error_content},
+                    "409": {"description": "Already reported (duplicate)",
+                            "content": error_content},
                     "429": rate_limited,
                 },
             }},

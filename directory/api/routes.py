@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
-from directory import geo, listing
+from directory import enquiries, geo, hours, listing, maps, practice, reports, vocab
 from directory.api.openapi import openapi_document
 from directory.credentials.rules import scopes_for
-from directory.extensions import csrf, db
+from directory.extensions import csrf, db, limiter
 from directory.licences import services as licence_services
 from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
 from directory.models.issuer import confirmed_ids
-from directory.public import search_form
-from directory.ratelimit import limit_blueprint
+from directory.public import search_form, seo
+from directory.public.forms import EnquiryForm, ReportForm
+from directory.ratelimit import client_address, hashed_client_address, limit_blueprint, setting
 from directory.search import filters as search_filters
 from directory.security import public
 
@@ -143,10 +145,17 @@ def practitioner(practitioner_id: int):
     confirmed = confirmed_ids(c.id for c in certs)
     return jsonify(
         id=p.id, name=p.full_name, post_nominals=p.post_nominals, profession=p.profession,
-        url=absolute_url("public.practitioner", slug=p.slug),
+        url=absolute_url("public.practitioner", slug=p.slug), photo=seo.photo_urls(p),
         accepting_new_patients=p.accepting_new_patients, languages=p.languages,
         techniques=p.techniques, conditions=p.conditions, demo=p.is_demo,
-        locations=[{**location_json(loc), "scope": scope.as_json() if (
+        phone=practice.shown_phone(p) or None, email=practice.shown_email(p) or None,
+        fees=fees.as_json() if (fees := practice.fees(p)) else None,
+        insurance=[{"code": code, "name": vocab.insurer_name(code),
+                    "country": vocab.insurer_country(code)} for code in practice.insurers(p)],
+        enquiry_url=absolute_url("public.enquiry", slug=p.slug)
+        if practice.takes_enquiries(p) else None,
+        locations=[{**location_json(loc), **location_hours_json(loc),
+                    "scope": scope.as_json() if (
             scope := scopes.get(loc.region_code or loc.country)) else None}
             for loc in p.locations],
         licence=licence_services.licence_record(p),
@@ -162,3 +171,87 @@ def practitioner(practitioner_id: int):
 def openapi():
     """The OpenAPI 3.1 description of this API."""
     return jsonify(openapi_document(site_root() + bp.url_prefix))
+
+
+def location_hours_json(loc: PracticeLocation) -> dict:
+    """A practice location's opening hours, whether it is open now on its own clock (null:
+    unknown), and a directions link: the practitioner record's additions to location_json
+    (a search hit carries only the columns the search reads)."""
+    return {"time_zone": loc.time_zone, "by_appointment": loc.by_appointment,
+            "hours": hours.as_json(loc.hours), "open_now": hours.open_now(loc),
+            "directions_url": maps.directions_url(loc)}
+
+
+# --- what patients send: a message to a practitioner, a report of wrong information -----------
+# The same forms, services and limits as the profile's (public/routes.py), reading a JSON object
+# instead of a form; no CSRF (the API sends no cookie-bound data), and no hidden field (a robot
+# reaches the API directly: the limits hold it).
+
+
+def _listed(practitioner_id: int) -> Practitioner | None:
+    return db.session.scalar(select(Practitioner).where(Practitioner.id == practitioner_id,
+                                                        listing.listed_clause()))
+
+
+def _form_from_json(form_class, fields: tuple[str, ...]):
+    """The form filled from the request's JSON object, or the 400 answer when the body is not
+    one (or a field is not text)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return None, error("Send a JSON object (Content-Type: application/json).", None,
+                           code="invalid_body")
+    for name in fields:
+        if name in body and not isinstance(body[name], str):
+            return None, error(f"Give {name} as text.", name)
+    data = MultiDict({name: body[name] for name in fields if name in body})
+    return form_class(formdata=data, meta={"csrf": False}), None
+
+
+def _first_error(form):
+    field = next(f for f in form if f.errors)
+    return error(field.errors[0], field.name)
+
+
+@bp.route("/practitioners/<int:practitioner_id>/enquiries", methods=["POST"])
+@public
+def send_enquiry(practitioner_id: int):
+    """Send a listed practitioner a message: {"name", "email", "message"}; 202 once queued."""
+    p = _listed(practitioner_id)
+    if p is None:
+        return error("No listed practitioner has that id.", None, code="not_found", status=404)
+    if not practice.takes_enquiries(p):
+        return error(f"{p.full_name} does not take messages through the directory.", None,
+                     code="enquiries_closed", status=409)
+    form, refused = _form_from_json(EnquiryForm, ("name", "email", "message"))
+    if refused:
+        return refused
+    if not form.validate():
+        return _first_error(form)
+    try:
+        enquiries.send_enquiry(p, sender_name=form.name.data, sender_email=form.email.data,
+                               message=form.message.data, client_key=hashed_client_address())
+    except enquiries.EnquiryRefused as exc:
+        return error(str(exc), None, code="rate_limited", status=429)
+    return jsonify(status="sent", to=p.full_name, copy_to=form.email.data), 202
+
+
+@bp.route("/practitioners/<int:practitioner_id>/reports", methods=["POST"])
+@limiter.limit(setting("RATELIMIT_REPORT"), key_func=client_address,
+               deduct_when=lambda response: response.status_code == 201)
+@public
+def report_listing(practitioner_id: int):
+    """Report wrong information on a listed practitioner: {"kind", "details", "email"}."""
+    p = _listed(practitioner_id)
+    if p is None:
+        return error("No listed practitioner has that id.", None, code="not_found", status=404)
+    form, refused = _form_from_json(ReportForm, ("kind", "details", "email"))
+    if refused:
+        return refused
+    if not form.validate():
+        return _first_error(form)
+    try:
+        reports.submit_report(p, form.kind.data, form.details.data or "", form.email.data or "",
+                              hashed_client_address())
+    except reports.DuplicateReport as exc:
+        return error(str(exc), "details", code="duplicate", status=409)
+    return jsonify(status="received"), 201

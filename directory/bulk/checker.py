@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from directory import field_rules, geo, vocab
+from directory import field_rules, geo, hours, vocab
 from directory.accounts.services import normalise_email
 from directory.bulk.columns import LOCATION, NAMES, REQUIRED
 from directory.bulk.reader import clean_cell
@@ -184,6 +184,7 @@ class Checker:
                 "clinic_name": v["clinic_name"], "street": v["street"], "city": v["city"],
                 "region": v["region"], "postcode": v["postcode"], "country": country,
                 "lat": lat, "lng": lng, "geo_precision": precision,
+                "time_zone": hours.time_zone_at(lat, lng),
                 "region_code": vocab.location_region(country, v["region"], placed_region),
                 "wheelchair_accessible": wheelchair,
             },

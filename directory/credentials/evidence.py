@@ -75,8 +75,14 @@ class StoredEvidence:
 
 def _folder(create: bool = False) -> Path:
     """The evidence folder; created (and kept) readable by the app's user only when storing."""
+    return upload_folder("evidence", create)
+
+
+def upload_folder(name: str, create: bool = False) -> Path:
+    """A folder of UPLOAD_FOLDER (evidence, photos); created (and kept) readable by the app's
+    user only when storing."""
     uploads = Path(current_app.config["UPLOAD_FOLDER"])
-    folder = uploads / "evidence"
+    folder = uploads / name
     if create:
         uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -101,7 +107,7 @@ def check(data: bytes) -> str:
     if mime == "application/pdf":
         _check_pdf(data)
     else:
-        _check_image(data, mime)
+        check_image(data, mime)
     return mime
 
 
@@ -114,12 +120,12 @@ def store(stream: BinaryIO, original_name: str) -> StoredEvidence:
         raise EvidenceError("That file is larger than 10 MB. Upload a smaller scan or photo.")
     mime = check(data)
     stored_name = secrets.token_hex(16)
-    _write_private(_folder(create=True) / stored_name, data)
+    write_private(_folder(create=True) / stored_name, data)
     return StoredEvidence(stored_name=stored_name, sha256=hashlib.sha256(data).hexdigest(),
                           mime=mime, size=len(data), original_name=clean_name(original_name))
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write a new file that only the app's user can read (mode 0600 whatever the umask)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -133,10 +139,14 @@ def _write_private(path: Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- images
 
 
-def _check_image(data: bytes, mime: str) -> None:
-    """Decode the whole image with Pillow: its format must be the sniffed one, its size bounded."""
+def check_image(data: bytes, mime: str, *, unreadable_message: str = UNREADABLE_IMAGE,
+                pixels_message: str = TOO_MANY_PIXELS) -> None:
+    """Decode the whole image with Pillow: its format must be the sniffed one, its size bounded.
+
+    The messages are evidence's unless given (profile photos say their own: profiles.photos);
+    unreadable_message has a {kind} and pixels_message a {size} to fill."""
     kind = PILLOW_FORMAT[mime]
-    unreadable = EvidenceError(UNREADABLE_IMAGE.format(kind=kind))
+    unreadable = EvidenceError(unreadable_message.format(kind=kind))
     if kind == "PNG" and not data.endswith(_PNG_END):
         # Pillow stops at the image data; what follows it (another file?) is never looked at.
         raise (EvidenceError(EXTRA_AFTER_END.format(kind="PNG image")) if _PNG_END in data
@@ -148,7 +158,7 @@ def _check_image(data: bytes, mime: str) -> None:
         warnings.simplefilter("always")
         try:
             with Image.open(io.BytesIO(data), formats=[kind]) as image:
-                _check_pixels(image.size)
+                _check_pixels(image.size, pixels_message)
                 image.verify()  # chunk checksums (PNG); the object cannot be used after this
             with Image.open(io.BytesIO(data), formats=[kind]) as image:
                 if image.format not in PILLOW_READS_AS[kind]:
@@ -157,8 +167,8 @@ def _check_image(data: bytes, mime: str) -> None:
                     image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
                 image.load()  # a truncated file raises here
         except Image.DecompressionBombError as exc:  # past twice Pillow's own limit
-            _check_pixels(_png_size(data))
-            raise EvidenceError(TOO_MANY_PIXELS.format(size="")) from exc
+            _check_pixels(_png_size(data), pixels_message)
+            raise EvidenceError(pixels_message.format(size="")) from exc
         except EvidenceError:
             raise
         except Exception as exc:  # a hostile file can fail deep in a decoder in many ways
@@ -169,10 +179,10 @@ def _check_image(data: bytes, mime: str) -> None:
                                    warning.lineno)
 
 
-def _check_pixels(size: tuple[int, int]) -> None:
+def _check_pixels(size: tuple[int, int], message: str = TOO_MANY_PIXELS) -> None:
     width, height = size
     if width * height > MAX_PIXELS:
-        raise EvidenceError(TOO_MANY_PIXELS.format(size=f" ({width:,} × {height:,})"))
+        raise EvidenceError(message.format(size=f" ({width:,} × {height:,})"))
 
 
 _PNG_END = bytes.fromhex("0000000049454e44ae426082")  # the IEND chunk: empty, then its CRC

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from directory import listing, vocab
+from directory import field_rules, listing, practice, reports, vocab
 from directory.credentials import lifecycle
 from directory.credentials.rules import scopes_for
 from directory.dates import format_date
@@ -15,8 +15,8 @@ from directory.extensions import db
 from directory.forms import submitted_version
 from directory.models import Certification, PracticeLocation
 from directory.models.base import utcnow
-from directory.profiles import forms, services
-from directory.security import practitioner_required
+from directory.profiles import forms, photos, services
+from directory.security import accepts_uploads, practitioner_required
 
 bp = Blueprint("profiles", __name__)
 
@@ -70,7 +70,8 @@ def dashboard():
                            licence_good_until=licence_good_until,
                            today=utcnow().date(), scopes=scopes_for(p), unplaced=unplaced,
                            delete_form=forms.DeleteForm(),
-                           attest_form=forms.AttestForm())
+                           attest_form=forms.AttestForm(),
+                           open_reports=reports.open_reports(p), report_kinds=vocab.REPORT_KINDS)
 
 
 @bp.route("/profile/attest", methods=["POST"])
@@ -96,7 +97,11 @@ def _profile_data(p) -> dict:
         techniques=p.techniques, conditions=p.conditions, version=str(p.version),
         licence_region=p.licence_region.split("-", 1)[1] if p.licence_region else "",
         licence_country=p.licence_country or "", profession=p.profession or "",
-        npi=p.npi or "",
+        npi=p.npi or "", insurers=practice.insurers(p),
+        fee_first_visit=field_rules.fee_text(p.fee_first_visit),
+        fee_follow_up=field_rules.fee_text(p.fee_follow_up),
+        fee_currency=p.fee_currency or practice.currency_for(
+            practice.fee_country(p)) or "",
     )
     return data
 
@@ -113,12 +118,14 @@ def edit():
         values["licence_country"] = form.licence_country.data or None
         values["profession"] = form.profession.data or None
         values["npi"] = form.npi_digits()
+        values.update(form.fee_values())
         expected = submitted_version(form.version)
         try:
             services.update_profile(p, current_user, expected, values,
                                     techniques=form.techniques.data,
                                     conditions=form.conditions.data,
-                                    languages=form.language_codes())
+                                    languages=form.language_codes(),
+                                    insurers=form.insurers.data)
         except services.ConflictError as exc:
             db.session.refresh(p)
             form.version.data = str(p.version)
@@ -127,7 +134,8 @@ def edit():
         else:
             flash("Your profile has been saved.", "success")
             return redirect(url_for("profiles.dashboard"))
-    return render_template("profiles/edit.html", form=form, p=p)
+    return render_template("profiles/edit.html", form=form, p=p,
+                           insurer_countries=practice.insurer_countries(p))
 
 
 def _geocode_message(location: PracticeLocation, place) -> None:
@@ -151,7 +159,7 @@ def new_location():
         form.country.data = current_user.practitioner.licence_country
     if form.validate_on_submit():
         location, place = services.add_location(current_user.practitioner, current_user,
-                                                form.data)
+                                                form.data, form.openings())
         flash(f"Location “{location.clinic_name}” added.", "success")
         _geocode_message(location, place)
         return redirect(url_for("profiles.dashboard"))
@@ -163,9 +171,10 @@ def new_location():
 def edit_location(location_id: int):
     """Change a practice location."""
     location = _own_location(location_id)
-    form = forms.LocationForm(obj=location)
+    form = forms.LocationForm(obj=location, data=forms.LocationForm.hours_data(location.hours))
     if form.validate_on_submit():
-        location, place = services.update_location(location, current_user, form.data)
+        location, place = services.update_location(location, current_user, form.data,
+                                                   form.openings())
         flash(f"Location “{location.clinic_name}” saved.", "success")
         _geocode_message(location, place)
         return redirect(url_for("profiles.dashboard"))
@@ -183,3 +192,39 @@ def delete_location(location_id: int):
         services.delete_location(location, current_user)
         flash(f"Location “{name}” removed.", "success")
     return redirect(url_for("profiles.dashboard"))
+
+
+@bp.route("/profile/photo", methods=["GET", "POST"])
+@practitioner_required
+@accepts_uploads
+def photo():
+    """The profile photo: see it, upload a new one or remove it."""
+    p = current_user.practitioner
+    form = forms.PhotoForm()
+    if form.validate_on_submit():
+        try:
+            services.change_photo(p, current_user, form.photo.data.stream)
+        except photos.PhotoError as exc:
+            form.photo.errors.append(str(exc))
+        except services.ConflictError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Your photo has been saved: patients see it on your profile.", "success")
+            return redirect(url_for("profiles.photo"))
+    return render_template("profiles/photo.html", form=form, p=p,
+                           remove_form=forms.RemovePhotoForm())
+
+
+@bp.route("/profile/photo/delete", methods=["POST"])
+@practitioner_required
+def delete_photo():
+    """Take the photo off the profile."""
+    form = forms.RemovePhotoForm()
+    if form.validate_on_submit() and current_user.practitioner.photo_key:
+        try:
+            services.remove_photo(current_user.practitioner, current_user)
+        except services.ConflictError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Your photo has been removed.", "success")
+    return redirect(url_for("profiles.photo"))

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory import geo, listing, outbox, vocab
+from directory import geo, hours, listing, outbox, vocab
 from directory.extensions import db
 from directory.licences import nppes
 from directory.licences import services as licence_services
 from directory.links import absolute_url
-from directory.models import PracticeLocation, Practitioner, User, record
+from directory.models import OpeningHours, PracticeLocation, Practitioner, User, record
 from directory.models.base import utcnow
+from directory.profiles import photos
 from directory.vocab import LicenceStatus, TagKind
 
 PROFILE_FIELDS = (
     "full_name", "post_nominals", "profession", "licence_number", "licence_country",
     "licence_region", "npi", "bio", "phone", "public_email", "website", "booking_url",
-    "accepting_new_patients", "insurance_notes",
+    "accepting_new_patients", "insurance_notes", "show_phone", "show_public_email",
+    "enquiries_enabled", "fee_first_visit", "fee_follow_up", "fee_currency",
 )
 LOCATION_FIELDS = ("clinic_name", "street", "city", "region", "postcode", "country",
                    "wheelchair_accessible")
@@ -32,8 +34,9 @@ class ConflictError(Exception):
 
 def update_profile(practitioner: Practitioner, actor: User, expected_version: int | None,
                    values: dict[str, Any], techniques: list[str], conditions: list[str],
-                   languages: list[str]) -> Practitioner:
-    """Save profile fields and tags, refusing to overwrite a newer save."""
+                   languages: list[str], insurers: list[str] | None = None) -> Practitioner:
+    """Save profile fields and tags (insurers None: unchanged), refusing to overwrite a newer
+    save."""
     if expected_version is not None and expected_version != practitioner.version:
         raise ConflictError("Your profile was changed elsewhere since you opened this page.")
     changed = sorted(k for k in PROFILE_FIELDS if getattr(practitioner, k) != values.get(k))
@@ -41,11 +44,16 @@ def update_profile(practitioner: Practitioner, actor: User, expected_version: in
     try:
         for key in PROFILE_FIELDS:
             setattr(practitioner, key, values.get(key))
-        before = (practitioner.techniques, practitioner.conditions, practitioner.languages)
+        def tags() -> list[str]:
+            return [(t.kind, t.code) for t in practitioner.tags]
+
+        before = sorted(tags())
         practitioner.set_codes(TagKind.TECHNIQUE, techniques)
         practitioner.set_codes(TagKind.CONDITION, conditions)
         practitioner.set_codes(TagKind.LANGUAGE, languages)
-        if before != (practitioner.techniques, practitioner.conditions, practitioner.languages):
+        if insurers is not None:
+            practitioner.set_codes(TagKind.INSURANCE, insurers)
+        if before != sorted(tags()):
             changed.append("tags")
         # Touching the row on every save bumps its version, even when only tags changed.
         practitioner.updated_at = utcnow()
@@ -135,13 +143,18 @@ def geocode(location: PracticeLocation) -> geo.Place | None:
         location.geo_precision = place.precision
     location.region_code = vocab.location_region(location.country, location.region,
                                                  place.region if place else None)
+    # "Open now" is computed on the location's own clock (directory.hours).
+    location.time_zone = hours.time_zone_at(location.lat, location.lng)
     return place
 
 
-def add_location(practitioner: Practitioner, actor: User, values: dict[str, Any]
+def add_location(practitioner: Practitioner, actor: User, values: dict[str, Any],
+                 openings: hours.WeeklyHours | None = None
                  ) -> tuple[PracticeLocation, geo.Place | None]:
-    """Add a practice location, geocoded as it is saved."""
+    """Add a practice location, geocoded as it is saved, with its opening hours if given."""
     location = PracticeLocation(**{k: values.get(k) for k in LOCATION_FIELDS})
+    location.by_appointment = bool(values.get("by_appointment"))
+    set_hours(location, openings or [])
     place = geocode(location)
     practitioner.locations.append(location)
     db.session.flush()
@@ -151,12 +164,19 @@ def add_location(practitioner: Practitioner, actor: User, values: dict[str, Any]
     return location, place
 
 
-def update_location(location: PracticeLocation, actor: User, values: dict[str, Any]
+def update_location(location: PracticeLocation, actor: User, values: dict[str, Any],
+                    openings: hours.WeeklyHours | None = None
                     ) -> tuple[PracticeLocation, geo.Place | None]:
-    """Change a practice location; a changed address is geocoded again."""
+    """Change a practice location (and its opening hours, unless openings is None); a
+    changed address is geocoded again."""
     changed = sorted(k for k in LOCATION_FIELDS if getattr(location, k) != values.get(k))
     for key in LOCATION_FIELDS:
         setattr(location, key, values.get(key))
+    if "by_appointment" in values and location.by_appointment != bool(values["by_appointment"]):
+        location.by_appointment = bool(values["by_appointment"])
+        changed.append("by_appointment")
+    if openings is not None and set_hours(location, openings):
+        changed.append("hours")
     place = None
     if set(changed) & ADDRESS_FIELDS or location.lat is None:
         place = geocode(location)
@@ -172,3 +192,57 @@ def delete_location(location: PracticeLocation, actor: User) -> None:
            city=location.city)
     db.session.delete(location)
     db.session.commit()
+
+
+def set_hours(location: PracticeLocation, openings: hours.WeeklyHours) -> bool:
+    """Replace the location's opening hours with (weekday, opens, closes) ranges (checked by
+    hours.check_day); whether they changed. The caller flushes and commits."""
+    wanted = sorted(set(openings))
+    if wanted == sorted((o.weekday, o.opens, o.closes) for o in location.hours):
+        return False
+    location.hours = [OpeningHours(weekday=day, opens=opens, closes=closes)
+                      for day, opens, closes in wanted]
+    return True
+
+
+PHOTO_CONFLICT = "Your profile was changed elsewhere while the photo was saved. Please try again."
+
+
+def change_photo(practitioner: Practitioner, actor: User, stream: BinaryIO) -> Practitioner:
+    """Check and store an uploaded photo and show it on the profile (photos.PhotoError when
+    refused); the previous photo's files are deleted once the change is committed."""
+    key = photos.store(stream, practitioner.id)
+    previous = practitioner.photo_key
+    try:
+        practitioner.photo_key = key
+        db.session.flush()
+        record("profile.photo_changed", practitioner, actor=actor,
+               change="replaced" if previous else "added")
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        photos.remove(key)
+        raise ConflictError(PHOTO_CONFLICT) from exc
+    except Exception:
+        db.session.rollback()
+        photos.remove(key)
+        raise
+    photos.remove(previous)
+    return practitioner
+
+
+def remove_photo(practitioner: Practitioner, actor: User) -> Practitioner:
+    """Take the photo off the profile; its files are deleted once the change is committed."""
+    previous = practitioner.photo_key
+    if previous is None:
+        return practitioner
+    try:
+        practitioner.photo_key = None
+        db.session.flush()
+        record("profile.photo_changed", practitioner, actor=actor, change="removed")
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise ConflictError(PHOTO_CONFLICT) from exc
+    photos.remove(previous)
+    return practitioner

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,24 +11,27 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy import select
 
-from directory import listing
+from directory import enquiries, listing, practice, reports
 from directory.credentials import codes
 from directory.credentials.rules import scopes_for
 from directory.extensions import db, limiter
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
+from directory.profiles import photos
 from directory.public import seo
-from directory.public.forms import VerifyForm
+from directory.public.forms import EnquiryForm, ReportForm, VerifyForm
 from directory.public.search_page import BACK_PARAMETER, render_search, results_url
-from directory.ratelimit import client_address, setting
+from directory.ratelimit import client_address, hashed_client_address, setting
 from directory.security import public
 from directory.vocab import CertStatus
 
@@ -120,7 +125,8 @@ def practitioner(slug: str):
     return render_template("public/practitioner.html", p=p, listed=listed, certs=certs,
                            scopes=scopes_for(p), indexed=listing.is_published(p),
                            meta=seo.profile_meta(p, certs) if listed else None,
-                           back_url=results_url(request.args.get(BACK_PARAMETER)))
+                           back_url=results_url(request.args.get(BACK_PARAMETER)),
+                           enquiry_form=EnquiryForm(formdata=None))
 
 
 @bp.route("/verify", methods=["GET"])
@@ -158,3 +164,93 @@ def public_status(cert: Certification) -> str:
     if cert.status in (CertStatus.VERIFIED, CertStatus.EXPIRED, CertStatus.REVOKED):
         return cert.status
     return "under review"
+
+
+@bp.route("/p/<slug>/report", methods=["GET", "POST"])
+# Only a report that went through counts: a form sent back with a field message costs nothing.
+@limiter.limit(setting("RATELIMIT_REPORT"), methods=["POST"], key_func=client_address,
+               deduct_when=lambda response: response.status_code == 302)
+@public
+def report(slug: str):
+    """Report a problem with a listed profile (one that is not listed cannot be: 404)."""
+    p = db.session.scalar(select(Practitioner).where(Practitioner.slug == slug))
+    if p is None or not listing.is_listed(p):
+        abort(404)
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            reports.submit_report(p, form.kind.data, form.details.data or "",
+                                  form.email.data or "", hashed_client_address())
+        except reports.DuplicateReport as exc:
+            flash(str(exc), "info")
+        else:
+            flash(f"Thank you: your report has been sent. {p.full_name} has been told, so they "
+                  "can correct their listing, and an administrator will check it.", "success")
+        return redirect(url_for("public.practitioner", slug=p.slug))
+    return render_template("public/report.html", p=p, form=form)
+
+
+@bp.route("/p/<slug>/contact", methods=["GET", "POST"])
+@public
+def enquiry(slug: str):
+    """Send a listed practitioner a message (their e-mail address is never shown): the form
+    is also on the profile; here it comes back with its field messages and what was typed."""
+    p = db.session.scalar(select(Practitioner).where(Practitioner.slug == slug))
+    if p is None or not listing.is_listed(p):
+        abort(404)
+    form = EnquiryForm()
+    refused = None
+    if practice.takes_enquiries(p) and form.validate_on_submit():
+        try:
+            enquiries.send_enquiry(p, sender_name=form.name.data, sender_email=form.email.data,
+                                   message=form.message.data,
+                                   client_key=hashed_client_address(),
+                                   trapped=form.is_trapped())
+        except enquiries.EnquiryRefused as exc:
+            refused = str(exc)
+        else:
+            flash(f"Your message has been sent to {p.full_name}. A copy is on its way to "
+                  f"{form.email.data}; their reply will come to that address.", "success")
+            return redirect(url_for("public.practitioner", slug=p.slug))
+    status = 429 if refused in enquiries.LIMIT_MESSAGES.values() else 200
+    return render_template("public/enquiry.html", p=p, form=form, refused=refused), status
+
+
+PHOTO_CACHE_SECONDS = 86400  # a key names one photo for good: a new photo gets a new key
+
+
+@bp.route("/photos/<key>-<int:size>.jpg")
+@public
+def photo(key: str, size: int):
+    """One size of a practitioner's photo, for whoever may see the profile (else 404)."""
+    path = photos.path_of(key, size)
+    p = db.session.get(Practitioner, photos.practitioner_id_of(key)) if path else None
+    if (p is None or not secrets.compare_digest(p.photo_key or "", key)
+            or not listing.can_view(p, current_user)):
+        abort(404)
+    try:
+        # Read whole (tens of kilobytes): no file is left open by a client that goes away.
+        data = path.read_bytes()
+    except FileNotFoundError:
+        abort(404)
+    # A key names one photo for good, so the key and size are its entity tag.
+    response = send_file(io.BytesIO(data), mimetype="image/jpeg", conditional=True,
+                         etag=f"{key}-{size}", max_age=PHOTO_CACHE_SECONDS)
+    if listing.is_listed(p):
+        response.cache_control.public = True
+    else:  # the owner or an administrator, before the profile is public
+        response.cache_control.max_age = None
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    return response
+
+
+def photo_sources(key: str) -> list[tuple[int, str]]:
+    """Each size of a stored photo with its address, smallest first (one URL built, the others
+    by its pattern): what templates/_macros/photo.html writes into an <img>'s srcset."""
+    first = url_for("public.photo", key=key, size=photos.SIZES[0])
+    stem = first.removesuffix(f"-{photos.SIZES[0]}.jpg")
+    return [(size, f"{stem}-{size}.jpg") for size in photos.SIZES]
+
+
+bp.add_app_template_global(photo_sources, "photo_sources")

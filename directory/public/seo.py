@@ -18,11 +18,12 @@ from xml.sax.saxutils import escape
 from flask import current_app, request
 from sqlalchemy import func, select
 
-from directory import listing, vocab
+from directory import hours, listing, practice, vocab
 from directory.extensions import db
 from directory.learn.routes import GUIDES
 from directory.links import absolute_url
 from directory.models import Certification, PracticeLocation, Practitioner
+from directory.profiles import photos
 from directory.vocab import GeoPrecision
 
 SITEMAP_NAMESPACE = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -62,6 +63,15 @@ def canonical_url() -> str | None:
 def profile_url(practitioner: Practitioner) -> str:
     """The absolute address of a practitioner's profile, from SITE_URL."""
     return absolute_url("public.practitioner", slug=practitioner.slug)
+
+
+def photo_urls(practitioner: Practitioner) -> dict[str, str] | None:
+    """The absolute address of each size of the practitioner's photo ({"96": url, ...}, the
+    API record's "photo"), from SITE_URL; None without a photo."""
+    if not practitioner.photo_key:
+        return None
+    return {str(size): absolute_url("public.photo", key=practitioner.photo_key, size=size)
+            for size in photos.SIZES}
 
 
 # ------------------------------------------------------------------------ a profile's tags
@@ -124,6 +134,8 @@ def _place(loc: PracticeLocation) -> dict[str, Any]:
     place = {"@type": "Place", "name": loc.clinic_name, "address": _address(loc)}
     if geo := _geo(loc):
         place["geo"] = geo
+    if loc.hours:
+        place["openingHoursSpecification"] = opening_hours_specification(loc)
     return place
 
 
@@ -159,10 +171,12 @@ def profile_jsonld(practitioner: Practitioner, certs: Sequence[Certification]) -
     description = "\n\n".join(filter(None, (DEMO_NOTICE if p.is_demo else "", p.bio.strip())))
     if description:
         node["description"] = description
-    if p.phone:
-        node["telephone"] = p.phone
-    if p.public_email:
-        node["email"] = p.public_email
+    if phone := practice.shown_phone(p):
+        node["telephone"] = phone
+    if email := practice.shown_email(p):
+        node["email"] = email
+    if fees := practice.fees(p):
+        node["currenciesAccepted"] = fees.currency
     if p.website:
         node["sameAs"] = p.website
     if p.languages:
@@ -179,14 +193,26 @@ def profile_jsonld(practitioner: Practitioner, certs: Sequence[Certification]) -
         node["location"] = [_place(loc) for loc in p.locations]
     if certs:
         node["hasCredential"] = [credential(c) for c in certs]
+    if image := _preview_image(p):
+        node["image"] = image["url"]
     return node
+
+
+def _preview_image(practitioner: Practitioner) -> dict[str, Any] | None:
+    """The largest size of the photo, for link previews and the JSON-LD; None without one."""
+    urls = photo_urls(practitioner)
+    if urls is None:
+        return None
+    size = photos.SIZES[-1]
+    return {"url": urls[str(size)], "size": size}
 
 
 def profile_meta(practitioner: Practitioner, certs: Sequence[Certification]) -> dict:
     """Everything the profile's <head> says of a listed practitioner: canonical address,
-    preview title and description, and the JSON-LD."""
+    preview title and description, the photo (or None), and the JSON-LD."""
     return {"url": profile_url(practitioner), "title": display_name(practitioner),
             "description": preview_description(practitioner, certs),
+            "image": _preview_image(practitioner),
             "jsonld": profile_jsonld(practitioner, certs)}
 
 
@@ -254,4 +280,16 @@ def index_xml(files: int) -> str:
 def robots_sitemap_line() -> str:
     """The robots.txt line that names the sitemap (an absolute address, from SITE_URL)."""
     return f"Sitemap: {absolute_url('public.sitemap')}"
+
+
+def opening_hours_specification(loc: PracticeLocation) -> list[dict[str, Any]]:
+    """The location's hours as schema.org OpeningHoursSpecification nodes: one per range of
+    times, naming every day open then (local time at the location, as the page shows)."""
+    days_by_range: dict[tuple, list[str]] = {}
+    for day, ranges in hours.weekly(loc.hours):
+        for opens, closes in ranges:
+            days_by_range.setdefault((opens, closes), []).append(f"https://schema.org/{day}")
+    return [{"@type": "OpeningHoursSpecification", "dayOfWeek": days,
+             "opens": hours.format_time(opens), "closes": hours.format_time(closes)}
+            for (opens, closes), days in days_by_range.items()]  # in order of first day
 

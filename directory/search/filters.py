@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, exists
+from sqlalchemy import Integer, bindparam, exists
 from sqlalchemy.sql import ColumnElement
 
 from directory import vocab
@@ -51,6 +51,8 @@ class SearchFilter:
     needs_practitioner: bool = False
     # A flag that widens the search: its condition applies while it is NOT ticked.
     unticked_clause: Callable[[], ColumnElement] | None = None
+    # A choice's code as the bind parameter's value (default: the code itself).
+    bind: Callable[[str], object] | None = None
 
     @property
     def is_flag(self) -> bool:
@@ -77,6 +79,21 @@ def _scope_permits() -> ColumnElement:
     return PracticeLocation.scope_verdict.is_distinct_from(Permitted.NO.value)
 
 
+# The first-visit fee filter's choices: at most this many whole units of the practitioner's
+# currency (searches are local: the practitioners near a place charge in its currency).
+FEE_LIMITS = (50, 75, 100, 150, 200, 300)
+
+
+def _fee_choices() -> dict[str, str]:
+    return {str(limit): f"Up to {limit} (local currency)" for limit in FEE_LIMITS}
+
+
+def _fee_within() -> ColumnElement:
+    """The practitioner gives a first-visit fee no higher than the chosen one (fees are stored
+    in minor units: cents, pence)."""
+    return Practitioner.fee_first_visit <= bindparam("max_fee", type_=Integer)
+
+
 FILTERS: tuple[SearchFilter, ...] = (
     SearchFilter(
         "profession", "Profession", "Profession code.",
@@ -95,6 +112,18 @@ FILTERS: tuple[SearchFilter, ...] = (
         str(TagKind.LANGUAGE), "Language", "ISO 639-1 language code.",
         clause=_has_tag(TagKind.LANGUAGE), choices=_languages_by_name,
         any_label="Any language", invalid_message="Choose a language from the list."),
+    SearchFilter(
+        str(TagKind.INSURANCE), "Insurance accepted", "Insurer or scheme code "
+        "(vocab.INSURERS: us_medicare, au_bupa, gb_axa, nz_acc...).",
+        clause=_has_tag(TagKind.INSURANCE), choices=vocab.insurers,
+        any_label="Any (or paying yourself)",
+        invalid_message="Choose an insurer or scheme from the list."),
+    SearchFilter(
+        "max_fee", "First visit fee", "Highest first-visit fee in whole units of the "
+        "practitioner's currency; practitioners who give no fee are left out.",
+        clause=_fee_within, choices=_fee_choices, any_label="Any fee",
+        invalid_message="Choose a fee from the list.", needs_practitioner=True,
+        bind=lambda code: int(code) * 100),
     SearchFilter(
         "accepting", "Accepting new patients", "Only practitioners accepting new patients.",
         clause=lambda: Practitioner.accepting_new_patients.is_(True), needs_practitioner=True),
@@ -145,8 +174,8 @@ class Filters(Mapping[str, str | bool]):
 
     def parameters(self) -> dict[str, str]:
         """The bind parameters of the chosen choice filters."""
-        return {name: value for name, value in self._values.items()
-                if not BY_NAME[name].is_flag}
+        return {name: BY_NAME[name].bind(value) if BY_NAME[name].bind else value
+                for name, value in self._values.items() if not BY_NAME[name].is_flag}
 
 
 def _applied(shape: tuple[str, ...]) -> list[tuple[SearchFilter, Callable[[], ColumnElement]]]:

@@ -114,7 +114,8 @@ HIT_PRACTITIONER = {"id": Practitioner.id, "slug": Practitioner.slug,
                     "full_name": Practitioner.full_name,
                     "post_nominals": Practitioner.post_nominals,
                     "profession": Practitioner.profession, "is_demo": Practitioner.is_demo,
-                    "accepting_new_patients": Practitioner.accepting_new_patients}
+                    "accepting_new_patients": Practitioner.accepting_new_patients,
+                    "photo_key": Practitioner.photo_key}
 HIT_LOCATION = {"id": PracticeLocation.id, "clinic_name": PracticeLocation.clinic_name,
                 "city": PracticeLocation.city, "region": PracticeLocation.region,
                 "postcode": PracticeLocation.postcode, "country": PracticeLocation.country,

@@ -234,7 +234,8 @@ def _practitioner(server: LiveServer, admin: Person, name: str, *, techniques: l
         user = accounts.register_practitioner(address, PASSWORD, name)
         accounts.confirm_email(server.newest_link(address).rsplit("/", 1)[1])
         p = user.practitioner
-        values = dict.fromkeys(profiles.PROFILE_FIELDS, "") | {
+        # What a new profile holds (empty text, the contact choices on, no fees), then theirs.
+        values = {k: getattr(p, k) for k in profiles.PROFILE_FIELDS} | {
             "full_name": name, "post_nominals": "DPT", "profession": "physiotherapist",
             "licence_number": "PT-1234", "licence_country": "US", "licence_region": f"US-{region}",
             "bio": "Sports and spine physiotherapy.", "phone": "+1 303 555 0100",
