@@ -273,16 +273,22 @@ def typos_of(connection: Connection, word: str) -> tuple[str, ...]:
     return found
 
 
-def match_clause(dialect: str, practitioner_id) -> ColumnElement[bool]:
-    """SQL: the practitioner with this id matches the query (bind parameter name_match)."""
+def document_matches(dialect: str) -> ColumnElement[bool]:
+    """SQL: the practitioners row in the query matches the name query (bind parameter
+    name_match)."""
     if dialect == "postgresql":
         # The same expression as the index's (migration 0014), with the configuration
         # written into the SQL: a bound one would not match the index.
         simple = literal_column("'simple'::regconfig")
-        matching = select(Practitioner.id).where(
-            func.to_tsvector(simple, Practitioner.search_words)
-            .op("@@")(func.to_tsquery(simple, bindparam("name_match"))))
-        return practitioner_id.in_(matching)
+        return (func.to_tsvector(simple, Practitioner.search_words)
+                .op("@@")(func.to_tsquery(simple, bindparam("name_match"))))
+    return match_clause(dialect, Practitioner.id)
+
+
+def match_clause(dialect: str, practitioner_id) -> ColumnElement[bool]:
+    """SQL: the practitioner with this id matches the query (bind parameter name_match)."""
+    if dialect == "postgresql":
+        return practitioner_id.in_(select(Practitioner.id).where(document_matches(dialect)))
     return practitioner_id.in_(select(text("rowid")).select_from(text("practitioner_search"))
                                .where(text("practitioner_search MATCH :name_match")))
 

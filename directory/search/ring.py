@@ -199,6 +199,8 @@ def named_statement(shape: tuple[str, ...], dialect: str, size: int, in_country:
     to :limit), best match first (names.rank_expression, then their words, then id), each at
     their first location (in :country, when `in_country`), with what the result list shows of
     those on the page."""
+    if dialect == "postgresql":
+        return _named_statement_by_practitioner(shape, size, in_country)
     where = _location_clauses(shape, dialect, True)
     if in_country:
         where.append(PracticeLocation.country == bindparam("country"))
@@ -221,6 +223,33 @@ def named_statement(shape: tuple[str, ...], dialect: str, size: int, in_country:
         .join(Practitioner, Practitioner.id == located.c.practitioner_id)
         .where(located.c.rank == 1)
         .order_by(score.desc(), key, located.c.practitioner_id)
+        .limit(bindparam("limit"))
+        .cte("nearest")
+    )
+    return _page_of(nearest, lambda c: (c.score.desc(), c.name, c.practitioner_id))
+
+
+def _named_statement_by_practitioner(shape: tuple[str, ...], size: int, in_country: bool):
+    """named_statement on PostgreSQL, the same rows: the matched practitioners ranked from their
+    own rows (read once, by the full-text index), then, in that order, each one's first
+    location that qualifies (a LATERAL look-up) until :limit are found. A common surname
+    matches thousands: ranked first, only the best 201 have their locations read (the
+    location-first order read every match's location and its row again: 21 ms at 1,000,000,
+    against the 10 ms target)."""
+    where = _location_clauses(shape, "postgresql", False)
+    if in_country:
+        where.append(PracticeLocation.country == bindparam("country"))
+    first = (select(PracticeLocation.id.label("location_id"))
+             .where(PracticeLocation.practitioner_id == Practitioner.id, *where)
+             .order_by(PracticeLocation.id).limit(1).lateral("first_location"))
+    score = names.rank_expression(size).label("score")
+    key = names.order_key("postgresql").label("name")
+    nearest = (
+        select(Practitioner.id.label("practitioner_id"), first.c.location_id,
+               cast(null(), Float).label("distance_km"), key, score)
+        .select_from(Practitioner).join(first, true())
+        .where(names.document_matches("postgresql"))
+        .order_by(score.desc(), key, Practitioner.id)
         .limit(bindparam("limit"))
         .cte("nearest")
     )
