@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from directory.config import Defaults
 from directory.links import trusted_hosts
+from directory.models.base import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
@@ -194,7 +195,7 @@ class IdConverter(IntegerConverter):
     """<int:...> in URLs: ids fit the database's integer, so a huge one is a 404, not a 500."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

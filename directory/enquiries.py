@@ -48,11 +48,22 @@ LIMIT_MESSAGES = {
 
 
 class EnquiryRefused(Exception):
-    """An enquiry we do not send; str(exc) tells the patient why and what to do."""
+    """An enquiry we do not send; str(exc) tells the patient why and what to do, `status` is
+    the HTTP status of the answer (429: past a limit) and `code` the API error's code."""
+
+    status, code = 429, "rate_limited"
 
 
 class EnquiriesClosed(EnquiryRefused):
     """The practitioner takes no enquiries through the directory."""
+
+    status, code = 409, "enquiries_closed"
+
+
+class TooManyLinks(EnquiryRefused):
+    """More links than a message may hold (the form says so beside the field first)."""
+
+    status, code = 400, "invalid_parameter"
 
 
 def link_count(message: str) -> int:
@@ -69,15 +80,16 @@ def link_problem(message: str) -> str | None:
 
 @dataclass(frozen=True)
 class Sent:
-    """What happened to an enquiry: the row, and whether it was really sent."""
+    """What happened to an enquiry: the row (None: a robot past its limit, not recorded), and
+    whether it was really sent."""
 
-    enquiry: Enquiry
+    enquiry: Enquiry | None
     delivered: bool
 
 
-def _recent(column, value, since: datetime) -> int:
+def _recent(column, value, since: datetime, status: str = EnquiryStatus.SENT) -> int:
     return db.session.scalar(select(func.count()).select_from(Enquiry).where(
-        column == value, Enquiry.created_at >= since, Enquiry.status == EnquiryStatus.SENT))
+        column == value, Enquiry.created_at >= since, Enquiry.status == status))
 
 
 def _check_limits(practitioner: Practitioner, sender_email: str, client_key: str,
@@ -103,9 +115,12 @@ def send_enquiry(practitioner: Practitioner, *, sender_name: str, sender_email: 
         raise EnquiriesClosed(f"{practitioner.full_name} does not take messages through the "
                               "directory. Use the contact details on the profile.")
     links = link_count(message)
+    if trapped and _recent(Enquiry.client_key, client_key, now - WINDOW,
+                           EnquiryStatus.TRAPPED) >= current_app.config["ENQUIRY_LIMITS"]["client"]:
+        return Sent(None, delivered=False)  # a robot's flood: not even its metadata is kept
     if not trapped:
         if problem := link_problem(message):
-            raise EnquiryRefused(problem)
+            raise TooManyLinks(problem)
         _check_limits(practitioner, sender_email, client_key, now)
     enquiry = Enquiry(practitioner=practitioner, created_at=now, sender_name=sender_name,
                       sender_email=sender_email, client_key=client_key,

@@ -29,7 +29,7 @@ from stdnum import luhn
 from wtforms.validators import StopValidation, ValidationError
 
 from directory import vocab
-from directory.models import Certification, PracticeLocation, Practitioner, User
+from directory.models import Certification, Enquiry, PracticeLocation, Practitioner, User
 
 
 class RuleError(ValueError):
@@ -71,6 +71,8 @@ LENGTHS: dict[str, int] = {
     "region": _length(PracticeLocation.region),
     "postcode": _length(PracticeLocation.postcode),
     "country": 100,  # a code or a country's name
+    # a patient's message (directory/enquiries.py)
+    "sender_name": _length(Enquiry.sender_name),
     # certification
     "program": _length(Certification.submitted_name),  # a program's key or name as typed
     "certificate_number": _length(Certification.certificate_number),

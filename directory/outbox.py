@@ -39,6 +39,9 @@ def queue(to: str, subject: str, template: str, *, reply_to: str | None = None,
     """Render templates/email/<template>.txt into an outbox row in the current transaction: it
     is delivered once the caller commits, and never if the caller rolls back."""
     config = current_app.config
+    # A header is one line: a line break typed into a name (a patient's, in an enquiry's
+    # subject) would make the message impossible to send, not a second header.
+    subject = " ".join(subject.split())
     message = OutboxMessage(
         kind=template, to_address=to, reply_to=reply_to,
         subject=f"{subject} — {config['SITE_NAME']}",
@@ -131,7 +134,16 @@ def describe(exc: Exception) -> str:
 def _deliver(message: OutboxMessage, result: SendResult) -> None:
     """Hand one claimed message to the backend and record how it went."""
     try:
-        mail.deliver(as_email(message))
+        email = as_email(message)
+    except ValueError as exc:  # an address or header the e-mail library refuses: for good
+        message.status = OutboxStatus.FAILED
+        message.last_error = f"Not a valid message: {exc}"[:500]
+        result.failed += 1
+        log.error("mail %s to %s cannot be sent: %s", message.id, message.to_address, exc)
+        db.session.commit()
+        return
+    try:
+        mail.deliver(email)
     except (OSError, smtplib.SMTPException) as exc:
         message.last_error = describe(exc)[:500]
         if _permanent(exc) or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:

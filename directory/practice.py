@@ -44,10 +44,16 @@ def currency_for(country: str | None) -> str | None:
     return found[0] if found else None
 
 
+# ISO 4217 codes that are not money one pays a clinic in: precious metals, bond units, the
+# IMF's drawing rights, the testing and "no currency" codes.
+NOT_MONEY = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU",
+                       "XTS", "XUA", "XXX"})
+
+
 @cache
 def currencies() -> dict[str, str]:
     """ISO 4217 code → "AUD — Australian Dollar": those of the primary countries first."""
-    names = {c.alpha_3: c.name for c in pycountry.currencies}
+    names = {c.alpha_3: c.name for c in pycountry.currencies if c.alpha_3 not in NOT_MONEY}
     first = [c for c in dict.fromkeys(currency_for(code) for code in vocab.PRIMARY_COUNTRIES)
              if c in names]
     rest = sorted(code for code in names if code not in first)

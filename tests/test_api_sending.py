@@ -94,6 +94,7 @@ def test_a_report_lands_in_the_queue_and_a_duplicate_is_refused(client, spec,  #
     ({"kind": "other"}, "details"),
     ({"kind": "closed", "email": "not an address"}, "email"),
     ({"kind": "closed", "details": ["a"]}, "details"),
+    ({"kind": "other", "details": "cheap at a.com/1, b.com/2 and c.com/3"}, "details"),
 ])
 def test_a_bad_report_is_a_400_naming_the_field(client, listed, body, field):
     response = client.post(f"/api/v1/practitioners/{listed.id}/reports", json=body)

@@ -72,7 +72,8 @@ def test_a_message_reaches_the_practitioner_with_reply_to_the_patient_and_a_copy
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"name": ""}, "Enter your name."),
-    ({"name": "N" * 121}, "Use at most 120 characters for your name."),
+    ({"name": "N" * 121}, "At most 120 characters (this has 121)."),
+    ({"name": "Eve\r\nBcc: all@example.com"}, "Write your name on one line."),
     ({"email": ""}, "Enter the e-mail address the practitioner should reply to."),
     ({"email": "not an address"}, "Enter an e-mail address like name@example.com."),
     ({"message": "   "}, "Write your message."),
@@ -99,6 +100,17 @@ def test_the_hidden_field_drops_a_robots_message_quietly(client, listed, outbox,
     assert outbox.messages() == []
     with app.app_context():
         assert db.session.scalars(select(Enquiry.status)).all() == ["trapped"]
+
+
+def test_a_robots_flood_stops_being_recorded_at_the_connections_limit(client, listed, app,
+                                                                      outbox):
+    app.config["ENQUIRY_LIMITS"] = {"client": 2, "sender": 5, "practitioner": 20}
+    for _ in range(4):
+        assert send(client, listed.slug, homepage="spam").status_code == 302
+    assert db.session.scalars(select(Enquiry.status)).all() == ["trapped", "trapped"]
+    assert outbox.messages() == []
+    # A person on another connection is not held up by the robot.
+    assert send(client, listed.slug, "192.0.2.44").status_code == 302
 
 
 def test_limits_per_connection_per_reply_address_and_per_practitioner(client, listed, app,

@@ -17,7 +17,7 @@ from directory.credentials import checks
 from directory.credentials.reference import load_reference_data
 from directory.extensions import db
 from directory.field_rules import LENGTHS, RuleError
-from directory.models import Certification, PracticeLocation, Practitioner, User
+from directory.models import Certification, Enquiry, PracticeLocation, Practitioner, User
 from tests import factories
 from tests.factories import today
 from tests.pages import field_error, form_values, page
@@ -132,7 +132,7 @@ NOT_A_TYPED_COLUMN = {"bio", "languages", "techniques", "conditions", "insurance
 def typed_columns() -> dict[str, int]:
     """Each String column of the practitioner's data named in LENGTHS → its length."""
     found = {"program": Certification.submitted_name.property.columns[0].type.length}
-    for model in (User, Practitioner, PracticeLocation, Certification):
+    for model in (User, Practitioner, PracticeLocation, Certification, Enquiry):
         for key, column in inspect(model).columns.items():
             if (key in LENGTHS and key not in NOT_A_TYPED_COLUMN
                     and isinstance(column.type, String)):

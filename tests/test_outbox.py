@@ -353,3 +353,24 @@ def test_production_with_the_default_site_url_warns_that_links_point_at_loopback
         create_app(config | {"SITE_URL": "https://directory.example.org"})
     assert "SITE_URL" not in caplog.text
 
+
+
+def test_a_message_the_email_library_refuses_fails_at_once_and_the_rest_go(app, outbox):
+    """A header that cannot be written (a line break in an address) fails that message for
+    good, with the reason for the administrators; the sender goes on with the others."""
+    from directory.outbox import queue
+    with app.app_context():
+        queue("bad\naddress@example.com", "Broken", "email_change_notice",
+              user=factories.make_user("owner-of-broken@example.com"),
+              new_email="new@example.com")
+        queue("fine@example.com", "Line\r\nbreaks are folded", "email_change_notice",
+              user=factories.make_user("owner-of-fine@example.com"),
+              new_email="new@example.com")
+        db.session.commit()
+    delivered = outbox.messages()
+    assert [m["To"] for m in delivered] == ["fine@example.com"]
+    assert delivered[0]["Subject"].startswith("Line breaks are folded")
+    with app.app_context():
+        broken = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.subject.startswith("Broken"))).one()
+        assert broken.status == "failed" and broken.last_error.startswith("Not a valid message")

@@ -23,7 +23,7 @@ from wtforms.validators import (
 from directory import field_rules, reports
 from directory.credentials import lifecycle
 from directory.forms import BaseForm
-from directory.models.base import utcnow
+from directory.models.base import MAX_ID, utcnow
 
 # The administrator's moves of the state machine, as buttons: "request_changes" → "Request changes".
 DECISIONS = {t.name: t.name.replace("_", " ").capitalize()
@@ -51,7 +51,6 @@ class DecisionForm(BaseForm):
             for p in programs}}
 
 
-MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds; bigger ones would overflow the query
 
 
 def id_in_range(message: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from directory import enquiries, hours, vocab
 from directory.errors import CODES
+from directory.field_rules import LENGTHS
 from directory.profiles.photos import SIZES as PHOTO_SIZES
 from directory.search import DEFAULT_SORT, MAX_RESULTS, SORTS
 from directory.search.filters import FILTERS
@@ -340,7 +341,8 @@ def openapi_document(server: str) -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"type": "object", "required": ["name", "email", "message"],
                                "properties": {
-                                   "name": {"type": "string", "maxLength": 120},
+                                   "name": {"type": "string",
+                                            "maxLength": LENGTHS["sender_name"]},
                                    "email": {"type": "string", "format": "email"},
                                    "message": {"type": "string",
                                                "maxLength": enquiries.MAX_MESSAGE}}}}}},

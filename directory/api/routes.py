@@ -33,8 +33,9 @@ PLACE_REQUIRED = ("Give near (a postcode, a place or \"lat,lng\"), or lat and ln
 
 @bp.after_request
 def allow_any_origin(response):
-    """The API is public and read-only: any site may read it from a browser (a clinic embedding
-    the directory), errors included. It sends no cookie-bound data, so no credentials."""
+    """What the API lets anyone read, any site may read from a browser (a clinic embedding the
+    directory), errors included. It sends no cookie-bound data, so no credentials. Its POST
+    routes (what patients send) are not opened to other sites' scripts."""
     if request.method in ("GET", "HEAD"):
         response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -231,7 +232,7 @@ def send_enquiry(practitioner_id: int):
         enquiries.send_enquiry(p, sender_name=form.name.data, sender_email=form.email.data,
                                message=form.message.data, client_key=hashed_client_address())
     except enquiries.EnquiryRefused as exc:
-        return error(str(exc), None, code="rate_limited", status=429)
+        return error(str(exc), None, code=exc.code, status=exc.status)
     return jsonify(status="sent", to=p.full_name, copy_to=form.email.data), 202
 
 

@@ -15,6 +15,11 @@ NAMING_CONVENTION = {
 }
 
 
+# The largest id an INTEGER primary key holds on both databases: a larger number (in a URL, a
+# form, a photo's key) names no record, and sent to PostgreSQL it would overflow the query.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)

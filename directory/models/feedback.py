@@ -33,7 +33,7 @@ class Enquiry(db.Model):
         ForeignKey("practitioners.id", ondelete="CASCADE"))
     sender_name: Mapped[str] = mapped_column(String(120))
     sender_email: Mapped[str] = mapped_column(String(254))
-    # The client's address, hashed with the secret key (directory.enquiries.client_key).
+    # The client's address, hashed with the secret key (ratelimit.hashed_client_address).
     client_key: Mapped[str] = mapped_column(String(64))
     message_length: Mapped[int]
     link_count: Mapped[int]

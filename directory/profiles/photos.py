@@ -24,6 +24,7 @@ from typing import BinaryIO
 from PIL import Image, ImageOps
 
 from directory.credentials import evidence
+from directory.models.base import MAX_ID
 
 # Square sizes in pixels, smallest first: the files, the srcset, the API record. The largest is
 # also the smallest photo accepted: a photo is never enlarged.
@@ -138,7 +139,8 @@ def _square(image: Image.Image) -> Image.Image:
 def practitioner_id_of(key: str) -> int | None:
     """The id of the practitioner a well-formed key was made for; None for any other text."""
     match = _KEY.fullmatch(key or "")
-    return int(match.group(1)) if match else None
+    number = int(match.group(1)) if match else None
+    return number if number is not None and number <= MAX_ID else None
 
 
 def file_name(key: str, size: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, StopValidation, ValidationError
@@ -65,9 +67,12 @@ class ReportForm(BaseForm):
             raise StopValidation("Choose what is wrong with this listing.")
 
     def validate_details(self, field) -> None:
-        """"Something else" needs words."""
+        """"Something else" needs words; a few links at most, as in a message (the
+        practitioner is sent the details)."""
         if self.kind.data == ReportKind.OTHER and not field.data:
             raise ValidationError("Tell us what is wrong.")
+        if not field.errors and (problem := enquiries.link_problem(field.data or "")):
+            raise ValidationError(problem)
 
 
 class EnquiryForm(BaseForm):
@@ -75,8 +80,7 @@ class EnquiryForm(BaseForm):
     other's address until the practitioner replies)."""
 
     name = StringField("Your name", filters=[_strip], validators=[
-        DataRequired("Enter your name."),
-        Length(max=120, message="Use at most 120 characters for your name.")])
+        DataRequired("Enter your name."), field_rules.length("sender_name")])
     email = EmailField(
         "Your e-mail address", filters=[_strip],
         validators=[DataRequired("Enter the e-mail address the practitioner should reply to."),
@@ -94,6 +98,11 @@ class EnquiryForm(BaseForm):
     # A field people never see (hidden by the page's style, skipped by keyboard and screen
     # readers): robots that fill in every field give themselves away.
     homepage = StringField("Leave this field empty", filters=[_strip])
+
+    def validate_name(self, field) -> None:
+        """A name is one line of text (it goes into the e-mail's subject)."""
+        if not field.errors and any(unicodedata.category(ch) == "Cc" for ch in field.data or ""):
+            raise ValidationError("Write your name on one line.")
 
     def validate_message(self, field) -> None:
         """At most a few links (spam carries many)."""

@@ -207,13 +207,14 @@ def enquiry(slug: str):
                                    client_key=hashed_client_address(),
                                    trapped=form.is_trapped())
         except enquiries.EnquiryRefused as exc:
-            refused = str(exc)
+            refused = exc
         else:
             flash(f"Your message has been sent to {p.full_name}. A copy is on its way to "
                   f"{form.email.data}; their reply will come to that address.", "success")
             return redirect(url_for("public.practitioner", slug=p.slug))
-    status = 429 if refused in enquiries.LIMIT_MESSAGES.values() else 200
-    return render_template("public/enquiry.html", p=p, form=form, refused=refused), status
+    return render_template("public/enquiry.html", p=p, form=form,
+                           refused=str(refused) if refused else None), (
+        refused.status if refused else 200)
 
 
 PHOTO_CACHE_SECONDS = 86400  # a key names one photo for good: a new photo gets a new key

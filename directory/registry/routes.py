@@ -14,7 +14,7 @@ from directory.credentials.rules import (
 from directory.extensions import db
 from directory.issuers import services as issuer_services
 from directory.models import JurisdictionRule, TrainingProgram
-from directory.models.base import utcnow
+from directory.models.base import MAX_ID, utcnow
 from directory.registry import services
 from directory.registry.forms import (
     RULE_PROFESSIONS,
@@ -28,8 +28,6 @@ from directory.security import admin_required
 
 bp = Blueprint("registry", __name__, url_prefix="/admin/registry")
 
-# Ids are 32-bit integers in both databases; a larger number in a URL names no record.
-MAX_ID = 2**31 - 1
 
 
 def _get(model: type, record_id: int):
