@@ -223,6 +223,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.profiles.routes import bp as profiles
     from directory.public.routes import bp as public
     from directory.registry.routes import bp as registry
+    from directory.wellknown.routes import bp as wellknown
 
     app.register_blueprint(public)
     app.register_blueprint(accounts)
@@ -235,6 +236,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(learn)
     app.register_blueprint(bulk)
     app.register_blueprint(ops)
+    app.register_blueprint(wellknown)
 
 
 def register_errorhandlers(app: Flask) -> None:

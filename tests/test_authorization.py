@@ -100,6 +100,14 @@ ROUTES = {
     "certifications.evidence_file": ("GET", "/certifications/{cert_id}/evidence", EVIDENCE),
     "public.verify": ("GET", "/verify?code=abc", PUBLIC),
     "public.verify_code": ("GET", "/verify/{public_code}", PUBLIC),
+    # Open Badges: the listed practitioner's verified certification, for anyone.
+    "public.credential": ("GET", "/verify/{public_code}/credential.jwt", PUBLIC),
+    "public.status_list": ("GET", "/credentials/status/1", PUBLIC),
+    # A check that changes nothing: an empty paste is refused the same for everyone.
+    "public.verify_credential": ("POST", "/verify/credential", dict.fromkeys(ROLES,
+                                                                            "status 400")),
+    "wellknown.jwks": ("GET", "/.well-known/jwks.json", PUBLIC),
+    "wellknown.did": ("GET", "/.well-known/did.json", PUBLIC),
     "registry.programs": ("GET", "/admin/registry/programs", ADMIN),
     "registry.new_program": ("GET", "/admin/registry/programs/new", ADMIN),
     "registry.edit_program": ("GET", "/admin/registry/programs/{program_id}/edit", ADMIN),

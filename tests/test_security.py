@@ -450,6 +450,8 @@ SUBMIT = {
                               prefix="em-"),
     "SearchForm": Submit("anonymous", "/", method="get", extra=(("near", "80202"),)),
     "VerifyForm": Submit("anonymous", "/verify", method="get"),
+    # A pasted Open Badge credential: checked, never kept.
+    "CredentialForm": Submit("anonymous", "/verify", action="/verify/credential"),
     "AuditFilterForm": Submit("admin", "/admin/audit", method="get"),
     "RuleFilterForm": Submit("admin", "/admin/registry/rules", method="get"),
     "IssuerFilterForm": Submit("issuer", "/issuer/", method="get"),
@@ -688,7 +690,8 @@ def found_forms(app, world) -> dict[str, tuple[str, str, Form]]:
     pages = [template.format(**ids) for method, template, _ in ROUTES.values()
              if method == "GET"]
     pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1",
-              f"/issuer/certifications/{world.cert_id}"]  # a verified one can be revoked
+              f"/issuer/certifications/{world.cert_id}",  # a verified one can be revoked
+              "/verify"]  # the pasted Open Badge check (the table's /verify?code= redirects)
     adapter = app.url_map.bind("localhost")
     for role in ("anonymous", "owner", "admin", "unconfirmed", "issuer"):
         client = browser_as(app, role)

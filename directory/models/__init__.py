@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from directory.models.audit import AuditEvent, record
+from directory.models.badge import StatusListEntry
 from directory.models.credential import (
     Certification,
     JurisdictionRule,
@@ -27,5 +28,6 @@ __all__ = [
     "AuditEvent", "Certification", "Enquiry", "Issuer", "IssuerConfirmation", "JurisdictionRule",
     "Licence", "ListingReport", "NppesFile", "NppesProvider", "OpeningHours", "OutboxMessage",
     "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias", "ScopeChange",
-    "SearchWord", "TrainingProgram", "User", "UserSession", "issuer_of", "record",
+    "SearchWord", "StatusListEntry", "TrainingProgram", "User", "UserSession", "issuer_of",
+    "record",
 ]

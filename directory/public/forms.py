@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from flask_wtf import FlaskForm
@@ -112,3 +113,23 @@ class EnquiryForm(BaseForm):
     def is_trapped(self) -> bool:
         """Whether the hidden field was filled in (by a robot)."""
         return bool(self.homepage.data)
+
+
+class CredentialForm(BaseForm):
+    """Check an Open Badges credential pasted as a VC-JWT."""
+
+    credential = TextAreaField("Open Badge credential", validators=[
+        DataRequired("Paste the credential: the text of the .jwt file."),
+        Length(max=20000, message="That is too long for a credential from this directory."),
+    ], description="The content of a credential.jwt downloaded from a credential check.")
+
+    def validate_credential(self, field) -> None:
+        """Three base64url parts separated by dots (spaces and line breaks ignored)."""
+        if field.errors:
+            return
+        if not JWT_SHAPE.fullmatch("".join(field.data.split())):
+            raise ValidationError("That is not a credential: an Open Badge from this directory "
+                                  "is three parts of letters and digits separated by dots.")
+
+
+JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

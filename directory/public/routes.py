@@ -22,6 +22,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from directory import enquiries, listing, practice, reports
+from directory.badges import credentials as badges
+from directory.badges import status_list as status_list_module
 from directory.credentials import codes
 from directory.credentials.rules import scopes_for
 from directory.extensions import db, limiter
@@ -29,7 +31,7 @@ from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 from directory.profiles import photos
 from directory.public import seo
-from directory.public.forms import EnquiryForm, ReportForm, VerifyForm
+from directory.public.forms import CredentialForm, EnquiryForm, ReportForm, VerifyForm
 from directory.public.search_page import BACK_PARAMETER, render_search, results_url
 from directory.ratelimit import client_address, hashed_client_address, setting
 from directory.security import public
@@ -137,7 +139,7 @@ def verify():
     form = VerifyForm(request.args, meta={"csrf": False})
     if request.args and form.validate():
         return redirect(url_for("public.verify_code", code=form.lookup_code()))
-    return render_template("public/verify.html", form=form)
+    return render_template("public/verify.html", form=form, credential_form=CredentialForm())
 
 
 @bp.route("/verify/<code>")
@@ -149,7 +151,8 @@ def verify_code(code: str):
     # Never verified, or verified once but rejected after an edit: not a verified credential.
     if cert is None or cert.verified_at is None or cert.status == CertStatus.REJECTED:
         form = VerifyForm(data={"code": code[:64]}, meta={"csrf": False})
-        return render_template("public/verify.html", form=form, not_found=True), 404
+        return render_template("public/verify.html", form=form, not_found=True,
+                               credential_form=CredentialForm()), 404
     if code != cert.public_code:  # typed in another case or in groups: its own address
         return redirect(url_for("public.verify_code", code=cert.public_code))
     return render_template("public/verified.html", cert=cert,
@@ -255,3 +258,49 @@ def photo_sources(key: str) -> list[tuple[int, str]]:
 
 
 bp.add_app_template_global(photo_sources, "photo_sources")
+
+
+# ----------------------------------------------------------------- Open Badges 3.0 credentials
+
+
+@bp.route("/verify/<code>/credential.jwt")
+@limiter.limit(setting("RATELIMIT_VERIFY"), key_func=client_address)
+@public
+def credential(code: str):
+    """The Open Badges 3.0 credential of a verified certification, as a signed VC-JWT."""
+    cert = codes.find(code)
+    if not badges.issuable(cert):
+        abort(404)
+    if code != cert.public_code:
+        return redirect(url_for("public.credential", code=cert.public_code))
+    response = current_app.response_class(badges.issue(cert), mimetype=badges.MEDIA_TYPE)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="open-badge-{cert.public_code}.jwt"')
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.route("/credentials/status/<int:number>")
+@public
+def status_list(number: int):
+    """The Bitstring Status List credential (revocation) of list `number`, as a signed VC-JWT."""
+    if not 1 <= number <= status_list_module.list_count():
+        abort(404)
+    response = current_app.response_class(badges.signed_status_list(number),
+                                          mimetype=badges.MEDIA_TYPE)
+    response.cache_control.public, response.cache_control.max_age = True, 300
+    return response
+
+
+@bp.route("/verify/credential", methods=["POST"])
+@limiter.limit(setting("RATELIMIT_VERIFY"), key_func=client_address)
+@public
+def verify_credential():
+    """Check a pasted Open Badges credential: signature, issuer, dates and status."""
+    form = CredentialForm()
+    if not form.validate_on_submit():
+        return render_template("public/verify.html", form=VerifyForm(formdata=None,
+                               meta={"csrf": False}), credential_form=form), 400
+    result = badges.verify(form.credential.data)
+    return render_template("public/credential_check.html", result=result,
+                           pretty=badges.pretty(result.claims) if result.claims else None)
