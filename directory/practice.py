@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import pycountry
+from babel.core import UnknownLocaleError
 from babel.numbers import format_currency, get_territory_currencies
 
 from directory import vocab
@@ -44,19 +45,14 @@ def currency_for(country: str | None) -> str | None:
     return found[0] if found else None
 
 
-# ISO 4217 codes that are not money one pays a clinic in: precious metals, bond units, the
-# IMF's drawing rights, the testing and "no currency" codes.
-NOT_MONEY = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU",
-                       "XTS", "XUA", "XXX"})
-
-
 @cache
 def currencies() -> dict[str, str]:
-    """ISO 4217 code → "AUD — Australian Dollar": those of the primary countries first."""
-    names = {c.alpha_3: c.name for c in pycountry.currencies if c.alpha_3 not in NOT_MONEY}
-    first = [c for c in dict.fromkeys(currency_for(code) for code in vocab.PRIMARY_COUNTRIES)
-             if c in names]
-    rest = sorted(code for code in names if code not in first)
+    """ISO 4217 code → "AUD — Australian Dollar": the currency some country uses today (so no
+    metals, fund units or test codes), those of the primary countries first."""
+    names = {c.alpha_3: c.name for c in pycountry.currencies}
+    used = dict.fromkeys(currency_for(code) for code, _ in vocab.countries())
+    first = [code for code in used if code in names][:len(vocab.PRIMARY_COUNTRIES)]
+    rest = sorted(code for code in used if code in names and code not in first)
     return {code: f"{code} — {names[code]}" for code in (*first, *rest)}
 
 
@@ -66,7 +62,7 @@ def money(minor: int, currency: str, country: str | None = None) -> str:
     locale = f"en_{country}" if country else "en"
     try:
         text = format_currency(minor / 100, currency, locale=locale)
-    except Exception:  # babel knows no such locale: the plain English form
+    except (UnknownLocaleError, ValueError):  # babel knows no such locale: plain English
         text = format_currency(minor / 100, currency, locale="en")
     if minor % 100 == 0:
         text = text.replace(".00", "")

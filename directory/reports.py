@@ -62,13 +62,15 @@ def submit_report(practitioner: Practitioner, kind: str, details: str, reporter_
 
 
 def find_duplicate(practitioner: Practitioner, kind: str, details: str) -> ListingReport | None:
-    """An open report on this listing of the same kind with the same words, if there is one."""
-    return db.session.scalars(
+    """An open report on this listing of the same kind with the same words, if there is one.
+    The words are compared in Python (casefold): SQLite's lower() folds ASCII only, so the
+    same rule in SQL would differ between the databases. A listing has few open reports."""
+    wanted = details.casefold()
+    return next((report for report in db.session.scalars(
         select(ListingReport).where(ListingReport.practitioner_id == practitioner.id,
                                     ListingReport.status == ReportStatus.OPEN,
-                                    ListingReport.kind == kind,
-                                    func.lower(ListingReport.details) == details.lower())
-        .limit(1)).first()
+                                    ListingReport.kind == kind)
+        .order_by(ListingReport.id)) if report.details.casefold() == wanted), None)
 
 
 def resolve_report(report: ListingReport, actor: User, status: str,

@@ -101,3 +101,13 @@ def test_a_bad_report_is_a_400_naming_the_field(client, listed, body, field):
     assert response.status_code == 400
     assert response.get_json()["error"]["field"] == field
     assert db.session.scalars(select(ListingReport)).all() == []
+
+
+def test_a_duplicate_in_other_letters_case_is_refused_on_both_databases(client, listed, outbox):
+    """Accented capitals fold like plain ones (SQLite's lower() alone would miss them)."""
+    url = f"/api/v1/practitioners/{listed.id}/reports"
+    first = client.post(url, json={"kind": "closed", "details": "Le cabinet a fermé"})
+    assert first.status_code == 201
+    again = client.post(url, json={"kind": "closed", "details": "LE CABINET A FERMÉ"})
+    assert (again.status_code, again.get_json()["error"]["code"]) == (409, "duplicate")
+    assert len([m for m in outbox.messages() if m["To"] == "rua.account@example.com"]) == 1

@@ -16,14 +16,15 @@ import gzip
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from directory.credentials import lifecycle
 from directory.extensions import db
 from directory.models import Certification, StatusListEntry
-from directory.vocab import CertStatus
 
 # Entries per list: the specification's minimum, 16 KB of bits (herd privacy).
 LIST_SIZE = 131_072
-# The statuses whose credentials are revoked for good (no transition leaves them).
-REVOKED_STATUSES = (CertStatus.REVOKED, CertStatus.REJECTED)
+# The statuses whose credentials are revoked for good: those no transition leaves (revoked, and
+# rejected after an edit), from the state machine.
+REVOKED_STATUSES = tuple(sorted(lifecycle.FINAL))
 
 
 def entry_for(cert: Certification) -> StatusListEntry:
@@ -59,22 +60,25 @@ def list_count() -> int:
     return 1 if last is None else place(last)[0]
 
 
+def _revoked_entries(*where):
+    """The indexes of these entries whose certification is revoked or gone."""
+    return (select(StatusListEntry.index)
+            .outerjoin(Certification, Certification.id == StatusListEntry.certification_id)
+            .where(*where, or_(StatusListEntry.certification_id.is_(None),
+                               Certification.status.in_(REVOKED_STATUSES))))
+
+
 def revoked_positions(number: int) -> list[int]:
     """Positions set in list `number`: entries whose certification is revoked or gone."""
     start = (number - 1) * LIST_SIZE
-    rows = db.session.scalars(
-        select(StatusListEntry.index)
-        .outerjoin(Certification, Certification.id == StatusListEntry.certification_id)
-        .where(StatusListEntry.index >= start, StatusListEntry.index < start + LIST_SIZE,
-               or_(StatusListEntry.certification_id.is_(None),
-                   Certification.status.in_(REVOKED_STATUSES))))
+    rows = db.session.scalars(_revoked_entries(StatusListEntry.index >= start,
+                                               StatusListEntry.index < start + LIST_SIZE))
     return [index - start for index in rows]
 
 
 def is_revoked(index: int) -> bool:
-    """True when the bit of this global index is set."""
-    number, position = place(index)
-    return position in revoked_positions(number)
+    """True when the bit of this global index is set (one entry read, not its whole list)."""
+    return db.session.scalar(_revoked_entries(StatusListEntry.index == index)) is not None
 
 
 def encode(positions: list[int], size: int = LIST_SIZE) -> str:

@@ -75,6 +75,8 @@ STATUS_LABELS: dict[CertStatus, str] = {
 EDITABLE = frozenset({S.PENDING} | {t.source for t in TRANSITIONS.values() if t.name == "resubmit"})
 # The decisions that carry a reason for the practitioner: the statuses those decisions reach.
 REASON_GIVEN = frozenset(t.target for t in TRANSITIONS.values() if t.needs_reason)
+# The statuses no transition leaves: a decision that stands for good (rejected, revoked).
+FINAL = frozenset(S) - {t.source for t in TRANSITIONS.values()}
 # The statuses of a certification that was verified once: its public check page tells its
 # story (verified, expired or revoked); the others show it as not verified.
 ONCE_VERIFIED = frozenset({S.VERIFIED, S.EXPIRED, S.REVOKED})
