@@ -217,6 +217,8 @@ def register_blueprints(app: Flask) -> None:
     from directory.api.routes import bp as api
     from directory.bulk.routes import bp as bulk
     from directory.certifications.routes import bp as certifications
+    from directory.fhir.routes import bp as fhir
+    from directory.hsds.routes import bp as hsds
     from directory.issuers.routes import bp as issuers
     from directory.learn.routes import bp as learn
     from directory.ops.routes import bp as ops
@@ -233,6 +235,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(registry)
     app.register_blueprint(issuers)
     app.register_blueprint(api)
+    app.register_blueprint(fhir)
+    app.register_blueprint(hsds)
     app.register_blueprint(learn)
     app.register_blueprint(bulk)
     app.register_blueprint(ops)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask
-from flask import Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from directory.security import takes_uploads
 
@@ -89,6 +89,31 @@ def made_for_a_user() -> bool:
     # is_anonymous, not is_authenticated: UserMixin's is_authenticated reads is_active, which a
     # commit has expired, so it would ask the database again (and fail if it just went away).
     return user is not None and not user.is_anonymous
+
+
+# The JSON media types of the read-only APIs (the directory's own, FHIR's).
+JSON_TYPES = frozenset({"application/json", "application/fhir+json"})
+
+
+def open_read_api(blueprint: Blueprint) -> None:
+    """What a read-only API lets anyone read, any site may read from a browser (a clinic
+    embedding the directory), errors included: it sends no cookie-bound data, so no
+    credentials; its POST routes (what patients send) are not opened to other sites' scripts.
+    And <, > and & in its JSON are written as \\u escapes: the same text to a JSON reader, never
+    markup to a page that drops it into its HTML unescaped."""
+
+    @blueprint.after_request
+    def allow_any_origin(response: Response) -> Response:
+        if request.method in ("GET", "HEAD"):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    @blueprint.after_request
+    def escape_markup(response: Response) -> Response:
+        if response.mimetype in JSON_TYPES and not response.direct_passthrough:
+            response.set_data(response.get_data().replace(b"<", b"\\u003c")
+                              .replace(b">", b"\\u003e").replace(b"&", b"\\u0026"))
+        return response
 
 
 def register(app: Flask) -> None:

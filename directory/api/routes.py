@@ -10,6 +10,7 @@ from directory import enquiries, geo, hours, listing, maps, practice, reports, v
 from directory.api.openapi import openapi_document
 from directory.credentials.rules import scopes_for
 from directory.extensions import csrf, db, limiter
+from directory.headers import open_read_api
 from directory.licences import services as licence_services
 from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
@@ -23,32 +24,13 @@ from directory.security import public
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 limit_blueprint(bp, "RATELIMIT_API")  # every API request together, per client address
 csrf.exempt(bp)
+open_read_api(bp)
 # The search page's checkboxes send any value for "on", and its empty boxes "": the API takes
 # true or false, and numbers or nothing, as its document says.
 BOOLEAN_PARAMETERS = search_filters.FLAGS
 NUMBER_PARAMETERS = ("lat", "lng", "radius", "page", "per_page")
 PLACE_REQUIRED = ("Give near (a postcode, a place or \"lat,lng\"), or lat and lng together, "
                   "or q (a name, a clinic or a licence number).")
-
-
-@bp.after_request
-def allow_any_origin(response):
-    """What the API lets anyone read, any site may read from a browser (a clinic embedding the
-    directory), errors included. It sends no cookie-bound data, so no credentials. Its POST
-    routes (what patients send) are not opened to other sites' scripts."""
-    if request.method in ("GET", "HEAD"):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-@bp.after_request
-def escape_markup(response):
-    """<, > and & in the JSON are written as \\u escapes: the same text to a JSON reader, and
-    never markup to a page that drops it into its HTML unescaped."""
-    if response.mimetype == "application/json" and not response.direct_passthrough:
-        response.set_data(response.get_data().replace(b"<", b"\\u003c")
-                          .replace(b">", b"\\u003e").replace(b"&", b"\\u0026"))
-    return response
 
 
 def error(message: str, field: str | None = None, code: str = "invalid_parameter",
