@@ -5,6 +5,7 @@ from __future__ import annotations
 from directory import enquiries, hours, vocab
 from directory.errors import CODES
 from directory.field_rules import LENGTHS
+from directory.hsds import openapi as hsds_openapi
 from directory.profiles.photos import SIZES as PHOTO_SIZES
 from directory.search import DEFAULT_SORT, MAX_RESULTS, SORTS
 from directory.search.filters import FILTERS
@@ -63,8 +64,10 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
             "schema": schema}
 
 
-def openapi_document(server: str) -> dict:
-    """The document, with the API's address (SITE_URL's /api/v1)."""
+def openapi_document(server: str, hsds_server: str | None = None) -> dict:
+    """The document, with the API's address (SITE_URL's /api/v1) and the HSDS API's (SITE_URL's
+    /hsds: its paths carry their own servers)."""
+    hsds_server = hsds_server or server.removesuffix("/api/v1") + hsds_openapi.URL_PREFIX
     error = {
         "type": "object", "required": ["error"], "additionalProperties": False,
         "properties": {"error": {
@@ -72,7 +75,7 @@ def openapi_document(server: str) -> dict:
             "properties": {
                 "code": {"type": "string",
                          "enum": sorted({*SEARCH_ERRORS, *SENDING_ERRORS, *CODES.values(),
-                                         "error"})},
+                                         *hsds_openapi.ERRORS, "error"})},
                 "message": {"type": "string"},
                 "field": NULLABLE_STRING,
                 "candidates": {"type": "array", "items": {"$ref": "#/components/schemas/Place"}},
@@ -388,10 +391,12 @@ def openapi_document(server: str) -> dict:
                     "429": rate_limited,
                 },
             }},
+            # The Open Referral HSDS 3.0 API at /hsds (directory/hsds/openapi.py).
+            **hsds_openapi.paths(hsds_server, error_content, rate_limited),
         },
         "components": {"schemas": {
             "Error": error, "Place": place, "Location": location,
             "Certification": certification, "Item": item, "SearchResults": search,
-            "Practitioner": practitioner, "Scope": scope,
+            "Practitioner": practitioner, "Scope": scope, **hsds_openapi.schemas(),
         }},
     }

@@ -11,6 +11,7 @@ from directory.api.openapi import openapi_document
 from directory.credentials.rules import scopes_for
 from directory.extensions import csrf, db, limiter
 from directory.headers import open_read_api
+from directory.hsds import openapi as hsds_openapi
 from directory.licences import services as licence_services
 from directory.links import absolute_url, site_root
 from directory.models import Certification, PracticeLocation, Practitioner
@@ -153,7 +154,8 @@ def practitioner(practitioner_id: int):
 @public
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(site_root() + bp.url_prefix))
+    return jsonify(openapi_document(site_root() + bp.url_prefix,
+                                    site_root() + hsds_openapi.URL_PREFIX))
 
 
 def location_hours_json(loc: PracticeLocation) -> dict:

@@ -187,12 +187,14 @@ def filter_field(search_filter: SearchFilter):
         invalid_choice_message=search_filter.invalid_message)
 
 
+MAX_PAGE = 1000  # the deepest page of a search (the page, the API, FHIR)
+
 # The filters' fields, between the place's fields and the paging (the order the page shows
 # them and the order the API reports a first refused parameter in).
 for _filter in FILTERS:
     setattr(SearchForm, _filter.name, filter_field(_filter))
 SearchForm.page = IntegerField("Page", default=1, validators=[
-    Optional(), NumberRange(1, 1000, "The page must be between 1 and 1000.")],
+    Optional(), NumberRange(1, MAX_PAGE, f"The page must be between 1 and {MAX_PAGE}.")],
     invalid_value_message="The page must be a whole number.")
 SearchForm.per_page = IntegerField("Results per page", default=20, validators=[
     Optional(), NumberRange(1, 100, "Ask for 1 to 100 results per page.")],
