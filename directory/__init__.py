@@ -160,8 +160,13 @@ def register_extensions(app: Flask) -> None:
     ratelimit.init_app(app)  # Flask-Limiter, its storage, trusted proxies
     headers.register(app)  # security headers; Secure cookies in production
 
-    from directory import outbox
+    from directory import replicas
 
+    replicas.init_app(app)  # anonymous public GETs read from a replica, when there are some
+
+    from directory import outbox, storage
+
+    storage.init_app(app)  # files: the local folder or S3, as configured
     outbox.init_app(app)  # the in-process mail sender, when no worker runs (make run)
 
 

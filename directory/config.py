@@ -16,6 +16,19 @@ class Defaults:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2,
                                  "pool_recycle": 1800, "pool_timeout": 10,
                                  "hide_parameters": True}
+    # PostgreSQL: anonymous GETs of public pages read on autocommit connections that are not
+    # tested before use (no BEGIN, ROLLBACK or SELECT 1 round trips; a request that finds its
+    # connection dropped is run again once). Off: they read in a transaction like the rest.
+    READ_WITHOUT_TRANSACTION = True
+    # Read replicas of PostgreSQL (directory/replicas.py): URLs, as a list or one string with
+    # commas. Anonymous GETs of public pages read from one that answered its last check (every
+    # REPLICA_CHECK_SECONDS per process) at most REPLICA_MAX_LAG_SECONDS behind; a browser that
+    # wrote reads from the primary for READ_YOUR_WRITES_SECONDS after.
+    DATABASE_REPLICA_URLS = None
+    REPLICA_MAX_LAG_SECONDS = 10
+    REPLICA_CHECK_SECONDS = 5
+    REPLICA_CONNECT_TIMEOUT = 2
+    READ_YOUR_WRITES_SECONDS = 60
     # SQLite only: how much of the database file each connection reads through a memory map
     # instead of read() calls (0: none). Searches read a few hundred scattered index and table
     # pages; mapped, every worker process shares the operating system's copy of them.
@@ -56,6 +69,27 @@ class Defaults:
     WORKER_SWEEP_SECONDS = 3600
 
     UPLOAD_FOLDER = None  # default: instance/uploads
+
+    # Public pages made the same for every anonymous visitor (search, profiles, the API, FHIR,
+    # HSDS) may be kept by browsers and shared caches (nginx) this many seconds: the longest a
+    # delisted practitioner can still be seen there. 0: revalidate every time (ETag still saves
+    # the body).
+    PUBLIC_MAX_AGE = 60
+
+    # Where uploaded files are kept (directory/storage.py): "local" (UPLOAD_FOLDER) or "s3", any
+    # S3-compatible object store (AWS S3, MinIO, Ceph, Garage...). The bucket stays private: the
+    # app reads each file and serves it to whoever may see it. The keys are secrets: set them in
+    # instance/config.py or DIRECTORY_S3_ACCESS_KEY_ID / DIRECTORY_S3_SECRET_ACCESS_KEY (unset:
+    # boto3's own lookup, e.g. an instance role). S3_PREFIX starts every object's key ("dnd/").
+    STORAGE = "local"
+    S3_BUCKET = None
+    S3_ENDPOINT_URL = None  # None: AWS; else e.g. http://127.0.0.1:9000 for MinIO
+    S3_REGION = None
+    S3_ACCESS_KEY_ID = None
+    S3_SECRET_ACCESS_KEY = None
+    S3_PREFIX = ""
+    S3_TIMEOUT = 5  # seconds to connect, and to wait for an answer
+    S3_ATTEMPTS = 3  # tries of each call in all (boto3's "standard" retries)
 
     # Production: Secure cookies, and no start without an explicit SECRET_KEY (the same in every
     # process). Off by default so `make run` works over plain http on 127.0.0.1.

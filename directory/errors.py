@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 
 from directory.links import site_adapter
 from directory.ratelimit import retry_after
+from directory.storage import StorageUnavailable
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -29,6 +30,10 @@ CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_no
          413: "too_large", 429: "rate_limited", 500: "server_error", 503: "unavailable"}
 
 
+STORAGE_UNAVAILABLE = ("Files cannot be read or stored at the moment. Nothing was changed: "
+                       "please try again in a few minutes.")
+
+
 UNTRUSTED_HOST = "This site does not answer to that address."
 
 
@@ -37,6 +42,12 @@ def _render(code: int, message: str):
         # A Host outside TRUSTED_HOSTS leaves the request no URL adapter: the page's links
         # are built against SITE_URL instead.
         request_ctx.url_adapter = site_adapter()
+    if request.path == "/fhir" or request.path.startswith("/fhir/"):
+        from directory.fhir.outcome import FHIR_JSON, for_status
+
+        response = jsonify(for_status(code, message))
+        response.mimetype = FHIR_JSON
+        return response, code
     if request.path.startswith("/api/"):
         return jsonify(error={"code": CODES.get(code, "error"), "message": message,
                               "field": None}), code
@@ -117,10 +128,23 @@ def register(app: Flask) -> None:
         response.headers["Retry-After"] = "5"
         return response
 
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable):
+        """The file store (S3, the upload folder) is out of reach: 503, try again. Nothing was
+        changed: every service writes its file before committing the row that names it."""
+        from directory.extensions import db
+
+        db.session.rollback()  # (directory.storage logged what happened)
+        response = make_response(_render(503, STORAGE_UNAVAILABLE))
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):
         # A database that went away where no handler could catch it (an after-request hook,
         # after the view had answered) is still a 503 "try again", shown as to a visitor.
         if isinstance(error.original_exception, OperationalError):
             return database_unavailable(error.original_exception)
+        if isinstance(error.original_exception, StorageUnavailable):
+            return storage_unavailable(error.original_exception)
         return _render(500, MESSAGES[500])

@@ -3,11 +3,15 @@ the request body limit, and Secure cookies in production."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import flask
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request, session
+from sqlalchemy.exc import SQLAlchemyError
 
+from directory import freshness
+from directory.extensions import db
 from directory.security import takes_uploads
 
 # The evidence file is shown in an <iframe> on the admin's certification page.
@@ -116,6 +120,40 @@ def open_read_api(blueprint: Blueprint) -> None:
         return response
 
 
+def is_the_same_for_everyone(response: Response) -> bool:
+    """True when a public view's answer holds nothing of this visitor: a successful GET, no
+    form token made for them (a page with a CSRF token must never be shared: it would hand one
+    visitor's token to another), no change to their session (a message shown once, a new
+    cookie), and no caching of its own (a photo, a file)."""
+    return (request.method in ("GET", "HEAD") and response.status_code == 200
+            and not response.direct_passthrough and "Cache-Control" not in response.headers
+            and current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") not in g
+            and not current_app.session_interface.should_set_cookie(current_app, session))
+
+
+def cache_public(response: Response) -> None:
+    """Cache headers for a public view's answer: what is the same for every visitor may be kept
+    PUBLIC_MAX_AGE seconds by any cache, with a strong ETag of its body and Last-Modified from
+    the directory's version (directory.freshness; the start of today at the latest, when
+    expiries and confirmations that lapsed overnight change the listing), and a conditional
+    request is answered 304. Anything else a public view answers is for this visitor only."""
+    if not is_the_same_for_everyone(response):
+        if request.method in ("GET", "HEAD") and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "private, no-cache"
+        return
+    try:
+        _version, changed_at = freshness.current(db.session)
+    except SQLAlchemyError:
+        db.session.rollback()
+        response.headers["Cache-Control"] = "no-cache"
+        return
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    response.headers["Cache-Control"] = f"public, max-age={current_app.config['PUBLIC_MAX_AGE']}"
+    response.last_modified = max(changed_at, today)
+    response.add_etag()
+    response.make_conditional(request)
+
+
 def register(app: Flask) -> None:
     """Add the security headers to every response, no-store to private ones; the body limit;
     Secure cookies when PRODUCTION is on."""
@@ -149,4 +187,6 @@ def register(app: Flask) -> None:
         if made_for_a_user() or is_private(getattr(view, "access", None), request.blueprint):
             if "no-store" not in response.headers.get("Cache-Control", ""):
                 response.headers["Cache-Control"] = "no-store"
+        elif getattr(view, "access", None) == "public":
+            cache_public(response)
         return response

@@ -19,6 +19,7 @@ os.environ["DIRECTORY_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="directory-test-
 from directory import PACKAGE, create_app  # noqa: E402
 from directory.extensions import db  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.s3 import s3_server, storage_config  # noqa: E402, F401  (fixtures: the file store)
 
 TEST_DATABASE_URL = os.environ.get("DIRECTORY_TEST_DATABASE_URL")
 
@@ -115,9 +116,9 @@ def stale_search_words() -> list[tuple]:
 
 
 @pytest.fixture
-def app(migrated_database, tmp_path):
-    """A fresh app over an emptied database."""
-    app = create_app(base_config(migrated_database, tmp_path))
+def app(migrated_database, tmp_path, storage_config):  # noqa: F811 (tests/s3.py's)
+    """A fresh app over an emptied database (files in the local folder, or S3: tests/s3.py)."""
+    app = create_app(base_config(migrated_database, tmp_path) | storage_config)
     yield app
     with app.app_context():
         db.session.remove()

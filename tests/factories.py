@@ -92,10 +92,32 @@ def evidence_folder(app) -> Path:
     return Path(app.config["UPLOAD_FOLDER"]) / "evidence"
 
 
-def stored_files(app) -> list[str]:
-    """The names of the evidence files the app has stored."""
-    folder = evidence_folder(app)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+def stored_files(app, area: str = "evidence") -> list[str]:
+    """The names of the files of an area the app has stored (its local folder or S3)."""
+    from directory import storage
+
+    with app.app_context():
+        return sorted(entry.key.removeprefix(f"{area}/")
+                      for entry in storage.current().list(area))
+
+
+def stored_bytes(app, key: str) -> bytes:
+    """A stored file's content, by its storage key (evidence/<name>, photos/<name>)."""
+    from directory import storage
+
+    with app.app_context():
+        return storage.current().get(key)
+
+
+def replace_stored(app, key: str, data: bytes | None) -> None:
+    """Change (or with None, delete) a stored file behind the app's back."""
+    from directory import storage
+
+    with app.app_context():
+        if data is None:
+            storage.current().delete(key)
+        else:
+            storage.current().put(key, data)
 
 
 def pdf_bytes(text: str = "certificate") -> bytes:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from directory.extensions import db
+from directory.hsds import records as hsds_records
 from directory.models import Certification, JurisdictionRule, ListingReport, ScopeChange
 from directory.outbox import queue
 from directory.profiles.services import change_photo
@@ -99,6 +100,7 @@ ROUTES = {
     "certifications.edit": ("GET", "/certifications/{cert_id}/edit", OWN_OBJECT),
     "certifications.evidence_file": ("GET", "/certifications/{cert_id}/evidence", EVIDENCE),
     "public.verify": ("GET", "/verify?code=abc", PUBLIC),
+    "public.csrf_token": ("GET", "/csrf-token", PUBLIC),
     "public.verify_code": ("GET", "/verify/{public_code}", PUBLIC),
     # Open Badges: the listed practitioner's verified certification, for anyone.
     "public.credential": ("GET", "/verify/{public_code}/credential.jwt", PUBLIC),
@@ -119,9 +121,19 @@ ROUTES = {
     "api.practitioners": ("GET", "/api/v1/practitioners?near=80202", PUBLIC),
     "api.practitioner": ("GET", "/api/v1/practitioners/{listed_id}", PUBLIC),
     "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
+    "fhir.metadata": ("GET", "/fhir/metadata", PUBLIC),
+    "fhir.search": ("GET", "/fhir/Practitioner", PUBLIC),
+    "fhir.read": ("GET", "/fhir/Practitioner/{listed_id}", PUBLIC),
     # Anyone may send; a request without a JSON body is refused the same for everyone.
     "api.send_enquiry": ("POST", "/api/v1/practitioners/{listed_id}/enquiries", JSON_REFUSED),
     "api.report_listing": ("POST", "/api/v1/practitioners/{listed_id}/reports", JSON_REFUSED),
+    "hsds.index": ("GET", "/hsds/", PUBLIC),
+    "hsds.services": ("GET", "/hsds/services", PUBLIC),
+    "hsds.service": ("GET", "/hsds/services/{hsds_service_id}", PUBLIC),
+    "hsds.service_at_locations": ("GET", "/hsds/service_at_locations?postcode=80202", PUBLIC),
+    "hsds.service_at_location": ("GET", "/hsds/service_at_locations/{hsds_sal_id}", PUBLIC),
+    "hsds.organizations": ("GET", "/hsds/organizations", PUBLIC),
+    "hsds.organization": ("GET", "/hsds/organizations/{hsds_organization_id}", PUBLIC),
     "learn.index": ("GET", "/learn/", PUBLIC),
     "learn.dry_needling": ("GET", "/learn/dry-needling", PUBLIC),
     "learn.techniques": ("GET", "/learn/techniques", PUBLIC),
@@ -193,6 +205,10 @@ def scenario(app):
                 "rule_id": rule.id, "message_id": message.id, "scope_change_id": change.id,
                 "report_id": report.id}
         data["photo_key"] = photo_key
+        hsds_location = factories.make_location(listed, clinic_name="HSDS Clinic")
+        data |= {"hsds_service_id": hsds_records.hsds_id("service", listed.id),
+                 "hsds_organization_id": hsds_records.hsds_id("organization", listed.id),
+                 "hsds_sal_id": hsds_records.hsds_id("service_at_location", hsds_location.id)}
         db.session.remove()
     return data
 

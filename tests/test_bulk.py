@@ -29,6 +29,7 @@ from directory.models import (
 )
 from directory.models.base import utcnow
 from tests import factories
+from tests.s3 import both_stores
 
 ADMIN = "admin@example.com"
 
@@ -461,6 +462,7 @@ def test_the_import_page_documents_every_column(as_admin):
     assert "/admin/bulk/" in as_admin.get("/admin/").get_data(as_text=True)
 
 
+@both_stores
 def test_upload_shows_the_dry_run_then_confirm_imports(app, as_admin):
     response = upload(as_admin, csv_bytes(row(1), row(2)))
     page = response.get_data(as_text=True)
@@ -468,11 +470,13 @@ def test_upload_shows_the_dry_run_then_confirm_imports(app, as_admin):
     with app.app_context():
         assert counts()["practitioners"] == 0  # the dry run wrote nothing
 
+    assert len(factories.stored_files(app, "imports")) == 2  # the file and its record wait
     response = as_admin.post("/admin/bulk/import", data=confirm_values(response),
                              follow_redirects=True)
     assert "Imported 2 practitioners" in response.get_data(as_text=True)
     with app.app_context():
         assert counts()["practitioners"] == 2
+    assert factories.stored_files(app, "imports") == []  # nothing left waiting
     # The waiting file is gone: confirming again imports nothing twice.
     again = as_admin.post("/admin/bulk/import", data={"sha256": "0" * 64},
                           follow_redirects=True)
@@ -481,6 +485,20 @@ def test_upload_shows_the_dry_run_then_confirm_imports(app, as_admin):
         assert counts()["practitioners"] == 2
 
 
+@both_stores
+def test_a_waiting_file_past_its_hour_is_refused_and_swept(app, monkeypatch):
+    from directory.bulk import pending
+
+    with app.test_request_context():
+        kept = pending.keep(csv_bytes(row(1)), admin_id=7, name="x.csv")
+        other = pending.keep(csv_bytes(row(2)), admin_id=7, name="y.csv")
+        monkeypatch.setattr(pending, "MAX_AGE", -60)  # both are now past their time
+        assert pending.claim(kept.token, 7) is None
+    assert factories.stored_files(app, "imports") == []
+    assert other.token != kept.token
+
+
+@both_stores
 def test_a_waiting_file_is_claimed_by_one_import_only(app):
     """Two clicks on "Import" send two requests: only the first gets the file."""
     from directory.bulk import pending

@@ -31,8 +31,9 @@ from directory.models import (
 from directory.models.base import utcnow
 from directory.vocab import CertStatus
 from tests import factories
-from tests.factories import audit_events, evidence_folder, login_client, stored_files, today
+from tests.factories import audit_events, login_client, stored_files, today
 from tests.pages import field_error, flashes, form_values
+from tests.s3 import both_stores
 
 # --------------------------------------------------------------------------- reading pages
 
@@ -399,6 +400,7 @@ def test_check_constraint_refuses_a_decision_without_a_reviewer(app_ctx, status,
 # =========================================================================== 2. submission
 
 
+@both_stores
 def test_submit_a_certification(app, client, owner):
     content = factories.pdf_bytes("Olive Owner")
     response = post_new(client, evidence=(content, "My Certificate.pdf"))
@@ -421,8 +423,7 @@ def test_submit_a_certification(app, client, owner):
     # Stored under the app's upload folder, with a random name, and its hash on record.
     assert re.fullmatch(r"[0-9a-f]{32}", cert.evidence_stored_name)
     assert stored_files(app) == [cert.evidence_stored_name]
-    path = evidence_folder(app) / cert.evidence_stored_name
-    assert path.read_bytes() == content
+    assert factories.stored_bytes(app, f"evidence/{cert.evidence_stored_name}") == content
     assert cert.evidence_sha256 == hashlib.sha256(content).hexdigest()
     assert cert.evidence_mime == "application/pdf"
     assert cert.evidence_size == len(content)
@@ -637,6 +638,7 @@ def test_a_file_in_the_decision_reason_gets_a_message_not_an_error(app, owner, a
 # =========================================================================== 5. evidence download
 
 
+@both_stores
 def test_evidence_download_by_owner_and_admin(app, client, owner, admin):
     content = factories.pdf_bytes("download me")
     assert post_new(client, evidence=(content, 'evil"name\r\n.pdf')).status_code == 302
@@ -664,6 +666,7 @@ def test_evidence_download_by_owner_and_admin(app, client, owner, admin):
     assert "sandbox" in response.headers["Content-Security-Policy"]
 
 
+@both_stores
 def test_evidence_is_private(app, client, owner, other):
     cert_id = make_cert(app, owner.id)
     url = f"/certifications/{cert_id}/evidence"
@@ -676,16 +679,14 @@ def test_evidence_is_private(app, client, owner, other):
     assert client.get(url).status_code == 200  # the owner still can
 
 
+@both_stores
 @pytest.mark.parametrize("damage", ["changed", "deleted", "replaced by text"])
 def test_a_tampered_evidence_file_is_not_served(app, client, owner, admin, damage):
     cert_id = make_cert(app, owner.id)
-    path = evidence_folder(app) / cert_row(app, cert_id).evidence_stored_name
-    if damage == "changed":
-        path.write_bytes(factories.pdf_bytes("a forged certificate"))
-    elif damage == "deleted":
-        path.unlink()
-    else:
-        path.write_bytes(b"<script>alert(1)</script>")
+    key = f"evidence/{cert_row(app, cert_id).evidence_stored_name}"
+    factories.replace_stored(app, key, {"changed": factories.pdf_bytes("a forged certificate"),
+                                        "deleted": None,
+                                        "replaced by text": b"<script>alert(1)</script>"}[damage])
     url = f"/certifications/{cert_id}/evidence"
     assert client.get(url).status_code == 410
     assert admin.client.get(url + "?inline=1").status_code == 410
@@ -1186,6 +1187,7 @@ def test_another_practitioners_certification_is_404(app, client, owner, other):
     assert cert_row(app, cert_id).certificate_number != "MINE"
 
 
+@both_stores
 def test_new_evidence_replaces_the_old_file(app, client, owner):
     cert_id = make_cert(app, owner.id)
     old = cert_row(app, cert_id)
@@ -1209,6 +1211,7 @@ def test_an_edit_without_a_file_keeps_the_evidence(app, client, owner):
     assert stored_files(app) == [old.evidence_stored_name]
 
 
+@both_stores
 def test_a_refused_file_on_edit_keeps_the_old_one(app, client, owner):
     cert_id = make_cert(app, owner.id, status="verified")
     old = cert_row(app, cert_id)

@@ -41,6 +41,7 @@ from directory.models.base import utcnow
 from tests import factories
 from tests.factories import evidence_folder, stored_files
 from tests.pages import field_error, form_values
+from tests.s3 import both_stores
 
 # --------------------------------------------------------------------------- files
 
@@ -366,6 +367,7 @@ def test_refused_on_the_certification_form(app, client, owner, make, name, messa
     assert stored_files(app) == []
 
 
+@both_stores
 def test_a_refused_file_on_edit_keeps_the_certification_and_its_file(app, client, owner):
     with app.app_context():
         from directory.models import Practitioner
@@ -421,6 +423,7 @@ def test_valid_files_are_accepted_and_stored_privately(app, client, owner, make,
     assert (download.status_code, download.mimetype, download.data) == (200, mime, content)
 
 
+@both_stores
 def test_a_png_renamed_jpg_is_kept_as_the_png_it_is(app, client, owner):
     """The content decides the type, never the name: served as a PNG, named .png."""
     content = detailed_png()
@@ -467,6 +470,7 @@ def test_a_pdf_pypdf_repairs_is_kept_without_filling_the_log(app_ctx, caplog):
     assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []
 
 
+@both_stores
 def test_files_stored_before_the_checks_are_still_served(app, client, owner):
     """A file accepted by the first-bytes check (a PNG with a bad checksum) stays downloadable:
     serving checks its hash and type, not the parse, so a reviewer can still look at it."""
@@ -475,7 +479,7 @@ def test_files_stored_before_the_checks_are_still_served(app, client, owner):
         from directory.models import Practitioner
 
         cert = factories.make_certification(db.session.get(Practitioner, owner.id))
-        evidence.path_of(cert.evidence_stored_name).write_bytes(old_png)
+        factories.replace_stored(app, evidence.key_of(cert.evidence_stored_name), old_png)
         cert.evidence_sha256 = hashlib.sha256(old_png).hexdigest()
         cert.evidence_mime = "image/png"
         db.session.commit()

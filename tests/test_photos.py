@@ -10,7 +10,6 @@ import json
 import re
 import struct
 import zlib
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +24,7 @@ from directory.profiles import services as profile_services
 from tests import factories
 from tests.factories import DENVER, offset
 from tests.pages import field_error, flashes
+from tests.s3 import both_stores
 from tests.test_api import check
 
 OWNER = "photo-owner@example.com"
@@ -108,14 +108,14 @@ def upload(client, content: bytes, name: str = "me.jpg"):
                        content_type=f"multipart/form-data; boundary={boundary}")
 
 
-def photo_folder(app) -> Path:
-    return Path(app.config["UPLOAD_FOLDER"]) / photos.FOLDER
-
-
 def stored(app) -> list[str]:
-    """The names of the photo files the app keeps."""
-    folder = photo_folder(app)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """The names of the photo files the app keeps (its local folder or S3)."""
+    return factories.stored_files(app, photos.FOLDER)
+
+
+def stored_photo(app, key: str, size: int) -> bytes:
+    """One size's stored file."""
+    return factories.stored_bytes(app, photos.storage_key(key, size))
 
 
 def photo_key(app, email: str = OWNER) -> str | None:
@@ -153,6 +153,7 @@ def attribute(tag: str, name: str) -> str:
 
 # --------------------------------------------------------------------------- accepted
 
+@both_stores
 def test_a_phone_jpeg_is_stored_upright_square_in_every_size_without_its_metadata(
         app, client, owner):
     original = halves_jpeg((600, 400), orientation=6, gps=True)
@@ -166,7 +167,7 @@ def test_a_phone_jpeg_is_stored_upright_square_in_every_size_without_its_metadat
     key = photo_key(app)
     assert key and stored(app) == sorted(photos.file_name(key, s) for s in photos.SIZES)
     for size in photos.SIZES:
-        data = (photo_folder(app) / photos.file_name(key, size)).read_bytes()
+        data = stored_photo(app, key, size)
         assert b"Exif" not in data and b"home address" not in data and b"GPS" not in data
         with Image.open(io.BytesIO(data)) as image:
             assert image.format == "JPEG" and image.size == (size, size)
@@ -190,7 +191,7 @@ def test_a_transparent_png_is_accepted_on_white(app, client, owner):
     response = upload(client, transparent_png(), "me.png")
     assert response.status_code == 302
     key = photo_key(app)
-    with Image.open(photo_folder(app) / photos.file_name(key, 384)) as image:
+    with Image.open(io.BytesIO(stored_photo(app, key, 384))) as image:
         assert image.format == "JPEG" and image.size == (384, 384)
         rgb = image.convert("RGB")
         assert is_near(rgb.getpixel((5, 5)), (255, 255, 255))  # was clear
@@ -241,6 +242,7 @@ def test_sending_the_form_without_a_file_asks_for_one(app, client, owner):
     assert field_error(text, "photo") == "Choose a photo to upload."
 
 
+@both_stores
 def test_a_refused_photo_keeps_the_current_one(app, client, owner):
     assert upload(client, halves_jpeg()).status_code == 302
     key = photo_key(app)
@@ -253,6 +255,7 @@ def test_a_refused_photo_keeps_the_current_one(app, client, owner):
 
 # --------------------------------------------------------------------------- replace, remove
 
+@both_stores
 def test_replacing_then_removing_deletes_the_old_files_and_is_audited(app, client, owner):
     assert upload(client, halves_jpeg()).status_code == 302
     first = photo_key(app)
@@ -286,6 +289,7 @@ def test_the_photo_page_is_linked_from_the_dashboard_and_the_profile_editor(app,
     assert "Remove photo" not in page  # nothing to remove yet
 
 
+@both_stores
 def test_a_failed_save_leaves_no_files_behind(app, client, owner, monkeypatch):
     def broken_commit():
         raise RuntimeError("database went away")
@@ -302,6 +306,7 @@ def test_a_failed_save_leaves_no_files_behind(app, client, owner, monkeypatch):
 
 # --------------------------------------------------------------------------- serving
 
+@both_stores
 def test_an_unlisted_practitioners_photo_is_seen_by_its_owner_only(app, client, owner):
     key = give_photo(app, OWNER)
     mine = client.get(photo_url(key, 192))
@@ -318,6 +323,7 @@ def test_an_unlisted_practitioners_photo_is_seen_by_its_owner_only(app, client, 
     assert client.get(photo_url(key, 192)).status_code == 404
 
 
+@both_stores
 def test_a_listed_practitioners_photo_is_public_and_cacheable(app, client):
     with app.app_context():
         factories.make_listed_practitioner("listed@example.com", full_name="Lena Listed")

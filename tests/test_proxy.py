@@ -245,3 +245,28 @@ def test_https_server_block(gunicorn, certificate, tmp_path):
     assert page.status_code == 200
     # The app knows the request came over https (X-Forwarded-Proto, trusted with PROXY_FIX=1).
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_nginx_keeps_public_pages_briefly_and_never_a_visitors_own(proxy, gunicorn):
+    path = f"/about?probe={secrets.token_hex(4)}"  # a page no other test asked nginx for
+    first = requests.get(proxy.base + path, timeout=10)
+    assert first.status_code == 200 and first.headers["X-Cache-Status"] == "MISS"
+    assert first.headers["Cache-Control"].startswith("public, max-age=")
+    request_id = f"cached-{secrets.token_hex(6)}"
+    second = requests.get(proxy.base + path, timeout=10, headers={"X-Request-ID": request_id})
+    assert second.headers["X-Cache-Status"] == "HIT" and second.content == first.content
+    time.sleep(0.5)  # (the app logs each request before it answers)
+    assert request_id not in gunicorn.log.read_text()  # served by nginx alone
+
+    # Someone with a session: the app answers, and nothing of theirs is kept.
+    request_id = f"session-{secrets.token_hex(6)}"
+    mine = requests.get(proxy.base + path, timeout=10, cookies={"session": "theirs"},
+                        headers={"X-Request-ID": request_id})
+    assert mine.headers["X-Cache-Status"] == "BYPASS"
+    assert gunicorn.logged(request_id)["path"] == "/about"
+
+    # A page the app marks no-store is asked for every time.
+    for _ in range(2):
+        login = requests.get(proxy.base + "/account/login", timeout=10)
+        assert login.headers["Cache-Control"] == "no-store"
+        assert login.headers["X-Cache-Status"] == "MISS"

@@ -485,6 +485,8 @@ PAGES = [
     ("anonymous", "/verify/{verified_code}"), ("anonymous", "/verify/{pending_code}"),
     ("anonymous", "/api/v1/practitioners?near=80202"),
     ("anonymous", "/api/v1/practitioners/{owner_id}"),
+    ("anonymous", "/fhir/Practitioner/{owner_id}"), ("anonymous", "/fhir/Location/{location_id}"),
+    ("anonymous", "/fhir/PractitionerRole?practitioner={owner_id}"),
     ("owner", "/dashboard"), ("owner", "/profile/edit"),
     ("owner", "/profile/locations/{location_id}/edit"), ("owner", "/certifications/"),
     ("owner", "/certifications/{pending_id}/edit"), ("owner", "/account/settings"),
@@ -518,7 +520,7 @@ def test_every_form_with_free_text_is_tried():
 
 def readable_text(response) -> str:
     """What a person (or a JSON reader) reads in an answer: entities and escapes decoded."""
-    if response.mimetype == "application/json":
+    if response.mimetype in ("application/json", "application/fhir+json"):
         strings: list[str] = []
 
         def walk(value):
@@ -615,6 +617,14 @@ def test_the_redirect_check_is_strict():
         assert not stays_on_site(target)
 
 
+def hsds_ids(world) -> dict:
+    """The /hsds ids of the owner's records, for the routes table's HSDS rows."""
+    from directory.hsds.records import hsds_id
+    return {"hsds_service_id": hsds_id("service", world.owner_id),
+            "hsds_organization_id": hsds_id("organization", world.owner_id),
+            "hsds_sal_id": hsds_id("service_at_location", world.location_id)}
+
+
 @pytest.mark.parametrize("role", ["anonymous", "owner", "admin", "issuer"])
 def test_no_route_sends_anyone_off_site(app, world, clients, role):
     client = clients[role]
@@ -622,7 +632,7 @@ def test_no_route_sends_anyone_off_site(app, world, clients, role):
            "public_code": world.verified_code, "listed_id": world.owner_id,
            "program_id": world.program_id, "rule_id": world.rule_id, "message_id": world.message_id,
            "scope_change_id": world.scope_change_id, "report_id": world.report_id,
-           "photo_key": f"{world.owner_id}-no-photo"}
+           "photo_key": f"{world.owner_id}-no-photo", **hsds_ids(world)}
     logout = ("POST", "/account/logout")
     routes = [(method, template.format(**ids)) for method, template, _ in ROUTES.values()]
     for method, url in sorted(set(routes), key=lambda r: r == logout):  # log out last
@@ -686,7 +696,7 @@ def found_forms(app, world) -> dict[str, tuple[str, str, Form]]:
            "listed_id": world.owner_id, "program_id": world.program_id,
            "rule_id": world.rule_id, "message_id": world.message_id,
            "scope_change_id": world.scope_change_id, "report_id": world.report_id,
-           "photo_key": f"{world.owner_id}-no-photo"}
+           "photo_key": f"{world.owner_id}-no-photo", **hsds_ids(world)}
     pages = [template.format(**ids) for method, template, _ in ROUTES.values()
              if method == "GET"]
     pages += [f"/account/reset/{world.reset_token}", "/admin/registry/programs?retired=1",

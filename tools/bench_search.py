@@ -396,6 +396,10 @@ def main() -> None:
                         help="a PostgreSQL database to use (emptied) instead of SQLite files")
     parser.add_argument("--names-only", action="store_true",
                         help="only the name search")
+    parser.add_argument("--transactional-reads", action="store_true",
+                        help="PostgreSQL: read in a transaction on a pre-pinged connection "
+                             "(READ_WITHOUT_TRANSACTION off), to compare")
+    parser.add_argument("--no-names", action="store_true", help="skip the name search")
     args = parser.parse_args()
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -412,6 +416,7 @@ def main() -> None:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_UPGRADE": False,
                           "SECRET_KEY": "bench", "TESTING": False, "REQUEST_LOG": False,
                           "RATELIMIT_ENABLED": False,
+                          "READ_WITHOUT_TRANSACTION": not args.transactional_reads,
                           "MAIL_OUTBOX": str(instance / "outbox")})
         with app.app_context():
             from flask_migrate import upgrade
@@ -433,7 +438,8 @@ def main() -> None:
                 t = time.perf_counter()
                 generate(n)
                 sys.stderr.write(f"generated {n} in {time.perf_counter() - t:.0f} s\n")
-        print_names(app, args.queries, n, big)
+        if not args.no_names:
+            print_names(app, args.queries, n, big)
         if args.names_only:
             continue
         # One untimed pass first: a new process fills its caches (statements, the per-cell

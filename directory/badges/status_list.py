@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from directory.credentials import lifecycle
 from directory.extensions import db
 from directory.models import Certification, StatusListEntry
+from directory.replicas import read_from_the_primary
 
 # Entries per list: the specification's minimum, 16 KB of bits (herd privacy).
 LIST_SIZE = 131_072
@@ -30,6 +31,7 @@ REVOKED_STATUSES = tuple(sorted(lifecycle.FINAL))
 def entry_for(cert: Certification) -> StatusListEntry:
     """The certification's status list entry, allocated (the next unused index) and committed on
     first use: call it before any other change of the request."""
+    read_from_the_primary(db.session)  # the next free index is the primary's, not a replica's
     entry = db.session.scalar(select(StatusListEntry).where(
         StatusListEntry.certification_id == cert.id))
     for _attempt in range(5):

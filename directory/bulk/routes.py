@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from directory import storage
 from directory.bulk import columns, exporter, importer, pending
 from directory.bulk.forms import ConfirmForm, UploadForm
 from directory.models.base import utcnow
@@ -63,7 +64,12 @@ def index():
     pending.discard(session.pop(SESSION_KEY, None))
     confirm = None
     if report.ok:
-        kept = pending.keep(data, current_user.id, form.file.data.filename or "")
+        try:
+            kept = pending.keep(data, current_user.id, form.file.data.filename or "")
+        except storage.StorageUnavailable:
+            # The report is shown, but nothing can wait for the confirmation.
+            form.file.errors.append(storage.UNAVAILABLE)
+            return _render(form, report, status=503)
         session[SESSION_KEY] = kept.token
         confirm = ConfirmForm(sha256=kept.sha256)
     return _render(form, report, confirm)

@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from directory import storage
 from directory.certifications.forms import CertificationForm
 from directory.credentials import evidence, lifecycle, services
 from directory.extensions import db
@@ -72,6 +73,9 @@ def new():
                                    _upload(form))
         except evidence.EvidenceError as exc:
             form.evidence.errors.append(str(exc))
+        except storage.StorageUnavailable:
+            form.evidence.errors.append(storage.UNAVAILABLE)
+            return render_template("certifications/form.html", form=form, cert=None), 503
         else:
             flash("Thank you. Your certification is waiting for review; we will e-mail you "
                   "when an administrator has decided.", "success")
@@ -104,6 +108,9 @@ def edit(cert_id: int):
                             form.program_name.data, _upload(form))
         except evidence.EvidenceError as exc:
             form.evidence.errors.append(str(exc))
+        except storage.StorageUnavailable:
+            form.evidence.errors.append(storage.UNAVAILABLE)
+            return render_template("certifications/form.html", form=form, cert=cert), 503
         except (services.ConflictError, lifecycle.IllegalTransition) as exc:
             db.session.refresh(cert)
             form.version.data = str(cert.version)

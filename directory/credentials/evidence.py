@@ -1,4 +1,5 @@
-"""Evidence files: checked by content, stored under instance/ with a random name.
+"""Evidence files: checked by content, kept in the file store (directory.storage) with a random
+name.
 
 An upload is kept only when it parses as what its first bytes say it is: a PNG or JPEG that Pillow
 decodes whole (at most MAX_PIXELS), or a PDF that pypdf reads in strict mode, with pages, without a
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import re
 import secrets
 import unicodedata
@@ -25,7 +25,7 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
-from directory import field_rules
+from directory import field_rules, storage
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # 40 megapixels: a 300 dpi A3 scan is 17; decoding costs ~4 bytes a pixel
@@ -73,22 +73,7 @@ class StoredEvidence:
     original_name: str
 
 
-def _folder(create: bool = False) -> Path:
-    """The evidence folder; created (and kept) readable by the app's user only when storing."""
-    return upload_folder("evidence", create)
-
-
-def upload_folder(name: str, create: bool = False) -> Path:
-    """A folder of UPLOAD_FOLDER (evidence, photos); created (and kept) readable by the app's
-    user only when storing."""
-    uploads = Path(current_app.config["UPLOAD_FOLDER"])
-    folder = uploads / name
-    if create:
-        uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        if folder.stat().st_mode & 0o077:
-            folder.chmod(0o700)  # made by an older version with the default mode
-    return folder
+AREA = "evidence"  # the storage area: evidence/<stored name>
 
 
 def sniff(head: bytes) -> str | None:
@@ -120,20 +105,9 @@ def store(stream: BinaryIO, original_name: str) -> StoredEvidence:
         raise EvidenceError("That file is larger than 10 MB. Upload a smaller scan or photo.")
     mime = check(data)
     stored_name = secrets.token_hex(16)
-    write_private(_folder(create=True) / stored_name, data)
+    storage.current().put(key_of(stored_name), data)  # StorageUnavailable: nothing stored
     return StoredEvidence(stored_name=stored_name, sha256=hashlib.sha256(data).hexdigest(),
                           mime=mime, size=len(data), original_name=clean_name(original_name))
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a new file that only the app's user can read (mode 0600 whatever the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- images
@@ -285,32 +259,38 @@ def _active_content(reader: PdfReader) -> str | None:
 # --------------------------------------------------------------------------- stored files
 
 
-def path_of(stored_name: str) -> Path:
-    """Where a stored file is (the name is ours: hex only)."""
+def key_of(stored_name: str) -> str:
+    """The storage key of a stored file (the name is ours: hex only)."""
     if not re.fullmatch(r"[0-9a-f]{32}", stored_name or ""):
         raise EvidenceError("Unknown evidence file.")
-    return _folder() / stored_name
+    return f"{AREA}/{stored_name}"
+
+
+def path_of(stored_name: str) -> Path:
+    """Where a stored file is in the local folder store (for tests and tools)."""
+    return Path(current_app.config["UPLOAD_FOLDER"]) / key_of(stored_name)
 
 
 def read_verified(stored_name: str, sha256: str, mime: str) -> bytes:
     """The stored bytes, after checking they are unchanged and still of the recorded type.
 
     The content was parsed when it was uploaded and the hash proves it is the same file, so
-    serving does not parse it again.
+    serving does not parse it again. A store out of reach raises storage.StorageUnavailable.
     """
-    path = path_of(stored_name)
-    if not path.exists():
-        raise EvidenceError("The evidence file is missing.")
-    data = path.read_bytes()
+    try:
+        data = storage.current().get(key_of(stored_name))
+    except storage.NotStored as exc:
+        raise EvidenceError("The evidence file is missing.") from exc
     if hashlib.sha256(data).hexdigest() != sha256 or sniff(data[:8192]) != mime:
         raise EvidenceError("The evidence file does not match what was uploaded.")
     return data
 
 
 def remove(stored_name: str | None) -> None:
-    """Delete a stored file that is no longer referenced."""
+    """Delete a stored file that is no longer referenced (a store out of reach leaves it
+    behind, logged: nothing refers to it)."""
     if stored_name:
-        path_of(stored_name).unlink(missing_ok=True)
+        storage.current().discard(key_of(stored_name))
 
 
 def clean_name(name: str | None) -> str:

@@ -23,9 +23,11 @@ from directory.models.practitioner import (
 )
 from directory.models.session import UserSession
 from directory.models.user import User
+from directory.models.version import DirectoryVersion
 
 __all__ = [
-    "AuditEvent", "Certification", "Enquiry", "Issuer", "IssuerConfirmation", "JurisdictionRule",
+    "AuditEvent", "Certification", "DirectoryVersion", "Enquiry", "Issuer", "IssuerConfirmation",
+    "JurisdictionRule",
     "Licence", "ListingReport", "NppesFile", "NppesProvider", "OpeningHours", "OutboxMessage",
     "PracticeLocation", "Practitioner", "PractitionerTag", "ProgramAlias", "ScopeChange",
     "SearchWord", "StatusListEntry", "TrainingProgram", "User", "UserSession", "issuer_of",

@@ -6,6 +6,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
+from directory.replicas import RoutingSession
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -69,4 +71,5 @@ class TimestampMixin:
 
 # The Flask-SQLAlchemy extension lives beside the base so models import it without a cycle;
 # directory.extensions re-exports it with the other extensions.
-db = SQLAlchemy(model_class=Base)
+# Its sessions send reads to a replica where the request allows it (directory.replicas).
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})

@@ -5,7 +5,8 @@ pixel limit (credentials.evidence.check_image, with this module's messages). It 
 by its EXIF orientation, cropped to a centred square and written again as new JPEGs of SIZES, so
 nothing of the original's metadata (EXIF with its GPS position, ICC profile, comments) is kept.
 
-The files are UPLOAD_FOLDER/photos/<key>-<size>.jpg: never under static/, the app serves them
+The files are photos/<key>-<size>.jpg in the file store (directory.storage; in the local folder
+UPLOAD_FOLDER/photos/<key>-<size>.jpg): never under static/, the app serves them
 (public.photo) to whoever may see the profile. The key is the practitioner's id (the serving
 route finds the owner by primary key: practitioners.photo_key has no index) and a random,
 unguessable token; a new photo gets a new key, so a cached copy of the old one is never shown
@@ -18,11 +19,11 @@ import io
 import re
 import secrets
 import warnings
-from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image, ImageOps
 
+from directory import storage
 from directory.credentials import evidence
 from directory.models.base import MAX_ID
 
@@ -76,12 +77,12 @@ def store(stream: BinaryIO, practitioner_id: int) -> str:
         raise PhotoError(str(exc)) from exc
     renditions = _renditions(data, evidence.PILLOW_FORMAT[mime])
     key = f"{practitioner_id}-{secrets.token_urlsafe(_TOKEN_BYTES)}"
-    folder = evidence.upload_folder(FOLDER, create=True)
+    store = storage.current()
     try:
         for size, jpeg in renditions.items():
-            evidence.write_private(folder / file_name(key, size), jpeg)
+            store.put(storage_key(key, size), jpeg)
     except BaseException:
-        remove(key)
+        remove(key)  # the sizes stored before the store went away (best effort)
         raise
     return key
 
@@ -148,15 +149,24 @@ def file_name(key: str, size: int) -> str:
     return f"{key}-{size}.jpg"
 
 
-def path_of(key: str, size: int) -> Path | None:
-    """Where one size of a stored photo is; None for a malformed key or a size not made."""
+def storage_key(key: str, size: int) -> str:
+    """The storage key of one size's file: photos/<key>-<size>.jpg."""
+    return f"{FOLDER}/{file_name(key, size)}"
+
+
+def read(key: str, size: int) -> bytes | None:
+    """One size of a stored photo; None for a malformed key, a size not made or no such file.
+    A store out of reach raises storage.StorageUnavailable."""
     if size not in SIZES or practitioner_id_of(key) is None:
         return None
-    return evidence.upload_folder(FOLDER) / file_name(key, size)
+    try:
+        return storage.current().get(storage_key(key, size))
+    except storage.NotStored:
+        return None
 
 
 def remove(key: str | None) -> None:
-    """Delete every size of a photo that is no longer used."""
+    """Delete every size of a photo that is no longer used (a store out of reach leaves them
+    behind, logged: nothing refers to them)."""
     if key and practitioner_id_of(key) is not None:
-        for size in SIZES:
-            (evidence.upload_folder(FOLDER) / file_name(key, size)).unlink(missing_ok=True)
+        storage.current().discard(*(storage_key(key, size) for size in SIZES))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from directory import field_rules, listing, practice, reports, vocab
+from directory import field_rules, listing, practice, reports, storage, vocab
 from directory.credentials import lifecycle
 from directory.credentials.rules import scopes_for
 from directory.dates import format_date
@@ -206,6 +206,10 @@ def photo():
             services.change_photo(p, current_user, form.photo.data.stream)
         except photos.PhotoError as exc:
             form.photo.errors.append(str(exc))
+        except storage.StorageUnavailable:
+            form.photo.errors.append(storage.UNAVAILABLE)
+            return render_template("profiles/photo.html", form=form, p=p,
+                                   remove_form=forms.RemovePhotoForm()), 503
         except services.ConflictError as exc:
             flash(str(exc), "error")
         else:

@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -19,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from directory import enquiries, listing, practice, reports
@@ -26,7 +28,7 @@ from directory.badges import credentials as badges
 from directory.badges import status_list as status_list_module
 from directory.credentials import codes
 from directory.credentials.rules import scopes_for
-from directory.extensions import db, limiter
+from directory.extensions import csrf, db, limiter
 from directory.models import Certification, Practitioner
 from directory.models.base import utcnow
 from directory.profiles import photos
@@ -128,7 +130,19 @@ def practitioner(slug: str):
                            scopes=scopes_for(p), indexed=listing.is_published(p),
                            meta=seo.profile_meta(p, certs) if listed else None,
                            back_url=results_url(request.args.get(BACK_PARAMETER)),
-                           enquiry_form=EnquiryForm(formdata=None))
+                           # No token in the page: it is the same for every visitor, so
+                           # caches may share it (js/enquiry.js fetches this visitor's token).
+                           enquiry_form=EnquiryForm(formdata=None, meta={"csrf": False}))
+
+
+@bp.route("/csrf-token")
+@public
+def csrf_token():
+    """This visitor's form token, for a form on a page every visitor shares (the profile's
+    message form); never cached."""
+    response = jsonify(token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/verify", methods=["GET"])
@@ -193,7 +207,12 @@ def report(slug: str):
     return render_template("public/report.html", p=p, form=form)
 
 
+RESEND = ("Your message is not sent yet: to be sure it comes from you, please press "
+          "Send message once more.")
+
+
 @bp.route("/p/<slug>/contact", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token: a refusal keeps what was typed (RESEND)
 @public
 def enquiry(slug: str):
     """Send a listed practitioner a message (their e-mail address is never shown): the form
@@ -215,6 +234,12 @@ def enquiry(slug: str):
             flash(f"Your message has been sent to {p.full_name}. A copy is on its way to "
                   f"{form.email.data}; their reply will come to that address.", "success")
             return redirect(url_for("public.practitioner", slug=p.slug))
+    token = getattr(form, "csrf_token", None)  # None where CSRF is off (most tests)
+    if token is not None and token.errors:
+        # Sent without this visitor's token (the profile page's script did not run) or with an
+        # expired one: the form comes back with what was typed and a fresh token.
+        token.errors = []
+        return render_template("public/enquiry.html", p=p, form=form, refused=RESEND)
     return render_template("public/enquiry.html", p=p, form=form,
                            refused=str(refused) if refused else None), (
         refused.status if refused else 200)
@@ -227,15 +252,15 @@ PHOTO_CACHE_SECONDS = 86400  # a key names one photo for good: a new photo gets 
 @public
 def photo(key: str, size: int):
     """One size of a practitioner's photo, for whoever may see the profile (else 404)."""
-    path = photos.path_of(key, size)
-    p = db.session.get(Practitioner, photos.practitioner_id_of(key)) if path else None
+    well_formed = size in photos.SIZES and photos.practitioner_id_of(key) is not None
+    p = db.session.get(Practitioner, photos.practitioner_id_of(key)) if well_formed else None
     if (p is None or not secrets.compare_digest(p.photo_key or "", key)
             or not listing.can_view(p, current_user)):
         abort(404)
-    try:
-        # Read whole (tens of kilobytes): no file is left open by a client that goes away.
-        data = path.read_bytes()
-    except FileNotFoundError:
+    # Read whole (tens of kilobytes): no file is left open by a client that goes away. A store
+    # out of reach is the 503 page (errors.py).
+    data = photos.read(key, size)
+    if data is None:
         abort(404)
     # A key names one photo for good, so the key and size are its entity tag.
     response = send_file(io.BytesIO(data), mimetype="image/jpeg", conditional=True,

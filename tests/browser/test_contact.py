@@ -42,6 +42,9 @@ def test_fees_insurers_and_an_enquiry_through_the_profile(contexts, live_server,
     expect(fees).to_contain_text(re.compile(r"Follow-up visit\s*\$95\.50"))
     expect(fees.get_by_role("listitem").filter(has_text="Aetna")).to_be_visible()
     expect(patient.locator("body")).not_to_contain_text(people.manual.email)
+    # A visitor who only reads gets no cookie (so caches keep serving them the shared page);
+    # starting on the message form fetches their form token.
+    assert [c["name"] for c in patient.context.cookies()] == []
 
     # A message without words is refused beside the field, and what was typed stays.
     form = patient.locator("#send-message")
