@@ -61,6 +61,8 @@ def urls_of(setting) -> list[str]:
 class Replica:
     """One replica: its engine (made on first use) and what its last check found."""
 
+    autocommit = False  # (reads in a transaction: server-side cursors work)
+
     def __init__(self, url: str, engine_options: dict, max_lag: float, check_every: float):
         self.url = url
         self.engine_options = engine_options
@@ -140,6 +142,8 @@ class PrimaryReader:
     """The primary, for reads without a transaction: autocommit, no pre-ping (a dropped
     connection is retried by RoutingSession instead)."""
 
+    autocommit = True
+
     def __init__(self, url: str, engine_options: dict):
         self.url, self.options = url, engine_options
         self._engine: sa.Engine | None = None
@@ -195,9 +199,11 @@ class RoutingSession(flask_sqlalchemy.session.Session):
         if bind is None:
             reader = self._reader()
             if reader is not None:
-                if not _writes(clause):
+                if _writes(clause):
+                    self.info[_WROTE] = True
+                elif not (reader.autocommit and _streams(clause)):
                     return reader.engine
-                self.info[_WROTE] = True
+                # (a server-side cursor needs a transaction: that read goes to the primary's)
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
@@ -208,6 +214,12 @@ def _writes(clause) -> bool:
         return False
     return bool(getattr(clause, "is_dml", False) or isinstance(clause, sa.TextClause)
                 or getattr(clause, "_for_update_arg", None) is not None)
+
+
+def _streams(clause) -> bool:
+    """A statement read through a server-side cursor (yield_per, stream_results)."""
+    options = getattr(clause, "_execution_options", None) or {}
+    return bool(options.get("yield_per") or options.get("stream_results"))
 
 
 @event.listens_for(RoutingSession, "before_flush")
