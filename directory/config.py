@@ -33,6 +33,10 @@ class Defaults:
     # instead of read() calls (0: none). Searches read a few hundred scattered index and table
     # pages; mapped, every worker process shares the operating system's copy of them.
     SQLITE_MMAP_SIZE = 2 * 1024**3
+    # SQLite: the ring search finds the locations in a wide ring's box with an R*Tree
+    # (directory/search/rtree.py). True: always from the (lat, lng) index, as the portable query
+    # does on PostgreSQL (to compare the two: the tests, tools/bench_search.py --portable-box).
+    SEARCH_PORTABLE_BOX = False
     # One JSON line per request on the "directory.request" logger; None: on, except in tests.
     REQUEST_LOG = None
     # Upgrade the schema to the newest Alembic revision and seed the reference data when the app

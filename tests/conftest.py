@@ -115,6 +115,17 @@ def stale_search_words() -> list[tuple]:
             if stored != document(name, licence, npi, clinics.get(pid, []))]
 
 
+def stale_location_rtree() -> list[tuple]:
+    """On SQLite, where the ring search's R*Tree differs from the practice locations (its
+    triggers keep it: directory.search.rtree): checked after every test like the copies."""
+    from directory.search import rtree
+
+    if db.engine.dialect.name != "sqlite":
+        return []
+    with db.engine.connect() as conn:
+        return rtree.stale_entries(conn)
+
+
 @pytest.fixture
 def app(migrated_database, tmp_path, storage_config):  # noqa: F811 (tests/s3.py's)
     """A fresh app over an emptied database (files in the local folder, or S3: tests/s3.py)."""
@@ -126,6 +137,8 @@ def app(migrated_database, tmp_path, storage_config):  # noqa: F811 (tests/s3.py
         assert not stale, f"locations whose search copies differ from their practitioner: {stale}"
         stale = stale_search_words()
         assert not stale, f"practitioners whose name-search words are out of date: {stale}"
+        stale = stale_location_rtree()
+        assert not stale, f"the R*Tree differs from the practice locations: {stale}"
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if db.engine.dialect.name == "postgresql":
@@ -133,6 +146,8 @@ def app(migrated_database, tmp_path, storage_config):  # noqa: F811 (tests/s3.py
             else:
                 for name in tables:
                     conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 — our own table names
+        # The R*Tree's triggers emptied it with the locations.
+        assert not stale_location_rtree(), "the R*Tree kept entries of deleted locations"
         db.engine.dispose()
 
 

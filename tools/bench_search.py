@@ -15,6 +15,8 @@ with wrk from a second process.
     python tools/bench_search.py                         # 10k, 100k and 1M (about 10 minutes)
     python tools/bench_search.py --sizes 10000 --queries 50
     python tools/bench_search.py --sizes 1000000 --load  # adds gunicorn + wrk on the page (3 runs)
+    python tools/bench_search.py --sizes 1000000 --no-names --portable-box --rounds 4
+                                                         # R*Tree and portable box, A/B
     python tools/bench_search.py --sizes 1000000 --names-only \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench   # by name, PostgreSQL
 
@@ -232,29 +234,38 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-def measure(app, points, radius: float, queries: int, rng: random.Random):
-    """Timings of the service query and of the HTTP API for points jittered around `points`."""
+def measure(app, points, radius: float, queries: int, rng: random.Random,
+            boxes: tuple = (None,), densities: dict | None = None):
+    """Timings of the service query and of the HTTP API for points jittered around `points`:
+    {box: ((p50, p95) service, (p50, p95) API, median count)}. With several boxes (R*Tree and
+    portable), each point is searched with each box in turn, the first box alternating."""
     from directory.search import search
 
-    service, api, counts = [], [], []
+    timings = {box: ([], [], []) for box in boxes}
     client = app.test_client()
     with app.app_context():
-        search(*points[0], radius)  # warm up caches (gazetteer, statements)
-        client.get(f"/api/v1/practitioners?near={points[0][0]},{points[0][1]}&unit=km")
+        for box in boxes:
+            use_box(app, box, densities)
+            search(*points[0], radius)  # warm up caches (gazetteer, statements)
+            client.get(f"/api/v1/practitioners?near={points[0][0]},{points[0][1]}&unit=km")
         for q in range(queries):
             lat, lng = point_near(rng, *points[q % len(points)], 1.0)
-            t = time.perf_counter()
-            results = search(lat, lng, radius)
-            service.append(time.perf_counter() - t)
-            counts.append(results.total)
-            t = time.perf_counter()
-            response = client.get(f"/api/v1/practitioners?near={lat:.5f},{lng:.5f}"
-                                  f"&radius={radius}&unit=km")
-            api.append(time.perf_counter() - t)
-            if response.status_code != 200:
-                raise RuntimeError(response.get_data(as_text=True))
-            db.session.remove()
-    return percentiles(service), percentiles(api), statistics.median(counts)
+            for box in (boxes if q % 2 == 0 else boxes[::-1]):
+                use_box(app, box, densities)
+                service, api, counts = timings[box]
+                t = time.perf_counter()
+                results = search(lat, lng, radius)
+                service.append(time.perf_counter() - t)
+                counts.append(results.total)
+                t = time.perf_counter()
+                response = client.get(f"/api/v1/practitioners?near={lat:.5f},{lng:.5f}"
+                                      f"&radius={radius}&unit=km")
+                api.append(time.perf_counter() - t)
+                if response.status_code != 200:
+                    raise RuntimeError(response.get_data(as_text=True))
+                db.session.remove()
+    return {box: (percentiles(service), percentiles(api), statistics.median(counts))
+            for box, (service, api, counts) in timings.items()}
 
 
 def typo(rng: random.Random, word: str) -> str:
@@ -361,6 +372,15 @@ def load_test(db_url: str, instance: Path, seconds: int, cities: list[tuple[floa
         server.wait(timeout=10)
 
 
+def use_box(app, box: str | None, densities: dict | None) -> None:
+    """Search with the R*Tree ("rtree") or the portable (lat, lng) box ("portable") from now
+    on, each with its own remembered density counts (None: as configured)."""
+    if box is None:
+        return
+    app.config["SEARCH_PORTABLE_BOX"] = box == "portable"
+    app.extensions["search_density"] = densities[box]
+
+
 def _postgresql_count() -> int:
     """How many practitioners a kept PostgreSQL database holds (0: none, or no schema)."""
     try:
@@ -400,14 +420,21 @@ def main() -> None:
                         help="PostgreSQL: read in a transaction on a pre-pinged connection "
                              "(READ_WITHOUT_TRANSACTION off), to compare")
     parser.add_argument("--no-names", action="store_true", help="skip the name search")
+    parser.add_argument("--portable-box", action="store_true",
+                        help="SQLite: measure each row with the R*Tree and with the portable "
+                             "(lat, lng) box (SEARCH_PORTABLE_BOX), the same points in turn")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of each row; the table gives the median of their figures")
     args = parser.parse_args()
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
     workdir.mkdir(parents=True, exist_ok=True)
     big = [(t[1], t[2]) for t in towns(10)]
     print(f"cities: {', '.join(t[0] for t in towns(10))}")
-    print("| N | where | radius km | results (median) | service p50 ms | service p95 ms "
-          "| API p50 ms | API p95 ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    boxes = ("rtree", "portable") if args.portable_box else (None,)
+    box_column = "| box " if args.portable_box else ""
+    print(f"| N | where | radius km {box_column}| results (median) | service p50 ms "
+          "| service p95 ms | API p50 ms | API p95 ms |")
+    print("|---|---|---|" + "---|" * (6 if args.portable_box else 5))
     for n in (int(s) for s in args.sizes.split(",")):
         path = workdir / f"search-{n}.sqlite3"
         url = args.database_url or f"sqlite:///{path}"
@@ -445,16 +472,25 @@ def main() -> None:
         # One untimed pass first: a new process fills its caches (statements, the per-cell
         # density counts, the memory-mapped pages), which made the first row's p95 ten times
         # the others'.
+        # With --portable-box each box keeps its own per-cell density counts (ring.py's first
+        # ring), as a process using only that box would.
+        densities = {box: {} for box in boxes}
         for points in (big, RURAL_POINTS):
             for radius in RADII:
-                measure(app, points, radius, args.queries, random.Random(-n))
+                measure(app, points, radius, args.queries, random.Random(-n), boxes, densities)
         rng = random.Random(n)
         for where, points in (("large-city centre", big), ("rural", RURAL_POINTS)):
             for radius in RADII:
-                (sp50, sp95), (ap50, ap95), found = measure(app, points, radius, args.queries,
-                                                            rng)
-                print(f"| {n:,} | {where} | {radius} | {found:g} | {sp50:.1f} | {sp95:.1f} "
-                      f"| {ap50:.1f} | {ap95:.1f} |", flush=True)
+                rounds = [measure(app, points, radius, args.queries, rng, boxes, densities)
+                          for _ in range(args.rounds)]
+                for box in boxes:
+                    runs = [found[box] for found in rounds]
+                    sp50, sp95, ap50, ap95 = (statistics.median(run[i][j] for run in runs)
+                                              for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
+                    found = statistics.median(run[2] for run in runs)
+                    shown = f"| {box} " if box else ""
+                    print(f"| {n:,} | {where} | {radius} {shown}| {found:g} | {sp50:.1f} "
+                          f"| {sp95:.1f} | {ap50:.1f} | {ap95:.1f} |", flush=True)
         if args.load:
             # Identical runs on this shared machine differ by up to a third: several runs, and
             # the median with each run's figure.

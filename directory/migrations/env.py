@@ -18,7 +18,7 @@ def run_migrations_offline() -> None:
 
 def include_name(name, type_, parent_names) -> bool:
     """Compare everything but what the migrations make outside the models (the name search's
-    full-text tables and index)."""
+    full-text tables and index, the ring search's R*Tree on SQLite)."""
     from directory.search.names import outside_the_models
 
     return not outside_the_models(name, type_, parent_names)

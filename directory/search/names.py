@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session, attributes
 from sqlalchemy.sql import ColumnElement
 
 from directory.models import PracticeLocation, Practitioner, SearchWord
+from directory.search import rtree
 
 MAX_LENGTH = 200  # characters typed
 MAX_WORDS = 8
@@ -70,11 +71,12 @@ NO_WORDS = "Type a name, a clinic's name or a licence number (letters or digits)
 
 _WORD = re.compile(r"[a-z0-9]+")
 
-# What migration 0014 makes outside the models, per database: the FTS5 tables (and their own
-# tables, named after them) on SQLite, the full-text index on PostgreSQL. Alembic's comparison
-# of the models with the database leaves them out (directory/migrations/env.py).
+# What the migrations make outside the models, per database: 0014's FTS5 tables (and their own
+# tables, named after them) on SQLite and full-text index on PostgreSQL; 0018's R*Tree on SQLite
+# (directory.search.rtree). Alembic's comparison of the models with the database leaves them out
+# (directory/migrations/env.py).
 OUTSIDE_THE_MODELS = ("practitioner_search", "search_word_trigrams",
-                      "ix_practitioners_search_words")
+                      "ix_practitioners_search_words", *rtree.OUTSIDE_THE_MODELS)
 
 
 def outside_the_models(name: str | None, type_: str, _parent_names=None) -> bool:

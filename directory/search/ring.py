@@ -1,7 +1,8 @@
 """The location search: nearest searchable practitioners to a point, with filters.
 
 The same SQL runs on SQLite and PostgreSQL. Each query is bounded by a box on the composite
-(lat, lng) index, computes the haversine distance in SQL, applies the searchable rule
+(lat, lng) index (on SQLite, the box's locations are found by an R*Tree first:
+directory.search.rtree), computes the haversine distance in SQL, applies the searchable rule
 (directory.listing: listed, and confirmed accurate within 12 months) and the filters, keeps
 each practitioner's nearest location, and orders by distance then name; the same statement
 counts the results and returns what the requested page shows of them.
@@ -37,7 +38,7 @@ from directory.models import (
 )
 from directory.models.base import utcnow
 from directory.search import filters as search_filters
-from directory.search import names
+from directory.search import names, rtree
 from directory.search.filters import Filters
 
 RADIANS_PER_DEGREE = math.pi / 180
@@ -102,10 +103,16 @@ def haversine_sql():
     return 2 * geo.EARTH_RADIUS_KM * func.asin(func.sqrt(a))
 
 
-def _box_clause(n_boxes: int):
-    return or_(*(and_(PracticeLocation.lat.between(bindparam(f"b{i}_s"), bindparam(f"b{i}_n")),
-                      PracticeLocation.lng.between(bindparam(f"b{i}_w"), bindparam(f"b{i}_e")))
-                 for i in range(n_boxes)))
+def _box_clause(n_boxes: int, index: str = "btree"):
+    """The locations in the ring's boxes (bind parameters b{i}_s, _n, _w, _e): read from the
+    (lat, lng) index, or with index="rtree" (SQLite: rtree.box_index()) from the locations the
+    R*Tree finds there, the same box applied to their rows."""
+    box = or_(*(and_(PracticeLocation.lat.between(bindparam(f"b{i}_s"), bindparam(f"b{i}_n")),
+                     PracticeLocation.lng.between(bindparam(f"b{i}_w"), bindparam(f"b{i}_e")))
+                for i in range(n_boxes)))
+    if index == "rtree":
+        return and_(PracticeLocation.id.in_(rtree.candidates(n_boxes)), box)
+    return box
 
 
 # What a result shows, by attribute name: hit.practitioner.<name>, hit.location.<name>,
@@ -141,7 +148,7 @@ def _labelled_hit_columns() -> list:
 
 @lru_cache(maxsize=256)
 def nearest_statement(n_boxes: int, shape: tuple[str, ...], dialect: str = "sqlite",
-                      named: bool = False):
+                      named: bool = False, index: str = "btree"):
     """One SQL query for one ring: how many searchable practitioners lie within :radius (counted
     up to :limit, one each at their nearest location, nearest first, then by name), and for
     those from :start to :start + :page_size what the result list shows, with their shown
@@ -152,14 +159,15 @@ def nearest_statement(n_boxes: int, shape: tuple[str, ...], dialect: str = "sqli
     copies each location carries of its practitioner (kept by directory.listing), so without a
     profession or "accepting" filter the box is read from the (lat, lng) index alone;
     practitioners, locations and certifications are read only for the page. A name query
-    (directory.search.names) keeps the practitioners its full-text index finds.
+    (directory.search.names) keeps the practitioners its full-text index finds. With
+    index="rtree" (SQLite) the box's locations come from the R*Tree (directory.search.rtree).
     """
     distance = haversine_sql().label("distance_km")
     located = (
         select(PracticeLocation.id.label("location_id"),
                PracticeLocation.practitioner_id.label("practitioner_id"),
                PracticeLocation.practitioner_name.label("name"), distance)
-        .where(_box_clause(n_boxes), *_location_clauses(shape, dialect, named))
+        .where(_box_clause(n_boxes, index), *_location_clauses(shape, dialect, named))
     )
     if search_filters.needs_practitioner(shape):
         located = located.join(Practitioner,
@@ -285,8 +293,11 @@ def _page_of(nearest, order):
 
 
 @lru_cache(maxsize=8)
-def _probe_statement(n_boxes: int):
-    """How many locations lie in the box: read from the (lat, lng) index alone."""
+def _probe_statement(n_boxes: int, index: str = "btree"):
+    """How many locations lie in the box: read from the (lat, lng) index alone, or the
+    R*Tree alone."""
+    if index == "rtree":
+        return rtree.count_statement(n_boxes)
     return select(func.count()).select_from(PracticeLocation).where(_box_clause(n_boxes))
 
 
@@ -314,7 +325,8 @@ def nearest(lat: float, lng: float, radius_km: float, filters: Filters, limit: i
     dialect = connection.dialect.name
     if name is not None:
         params.update(name.parameters(dialect))
-    statement = nearest_statement(n_boxes, filters.shape, dialect, name is not None)
+    statement = nearest_statement(n_boxes, filters.shape, dialect, name is not None,
+                                  rtree.box_index(dialect, radius_km))
     rows = connection.execute(statement, params).all()
     return rows[0].found, _hits(rows)
 
@@ -351,7 +363,9 @@ def _locations_near(lat: float, lng: float, probe_km: float) -> int:
 
 def _count_in_box(lat: float, lng: float, probe_km: float) -> int:
     n_boxes, params = _params(lat, lng, probe_km, Filters(), utcnow().date(), 0)
-    return db.session.connection().execute(_probe_statement(n_boxes), params).scalar_one()
+    connection = db.session.connection()
+    statement = _probe_statement(n_boxes, rtree.box_index(connection.dialect.name))
+    return connection.execute(statement, params).scalar_one()
 
 
 # How results can be ordered: the parameter's value → its words. Distance is the default;
