@@ -186,35 +186,43 @@ def test_0012_marks_admin_edited_rules_and_places_existing_locations(tmp_path):
                                                  (3, None, "unknown")]
 
 
+def insert_an_old_practitioner(conn, locations: list[dict]) -> None:
+    """An account, its practitioner and these practice locations (id, country, lat, lng),
+    written with the columns every revision from 0014 on has (for a migration's data step)."""
+    from sqlalchemy import text
+
+    at = {"at": "2026-01-01 00:00:00"}
+    conn.execute(text(
+        "INSERT INTO users (id, email, password_hash, role, email_confirmed_at,"
+        " is_active, created_at, updated_at) VALUES (1, 'a@example.com', 'x',"
+        " 'practitioner', :at, 1, :at, :at)"), at)
+    conn.execute(text(
+        "INSERT INTO practitioners (id, user_id, slug, full_name, post_nominals,"
+        " licence_number, bio, phone, public_email, website, booking_url,"
+        " accepting_new_patients, insurance_notes, is_demo, version, created_at,"
+        " updated_at) VALUES (1, 1, 'a', 'A', '', '', '', '', '', '', '', 1, '', 0, 1,"
+        " :at, :at)"), at)
+    conn.execute(text(
+        "INSERT INTO practice_locations (id, practitioner_id, clinic_name, street,"
+        " city, region, postcode, country, lat, lng, wheelchair_accessible, created_at,"
+        " updated_at) VALUES (:id, 1, 'C', '', 'T', '', '', :country, :lat, :lng, 0,"
+        " :at, :at)"), [at | location for location in locations])
+
+
 def test_0015_gives_placed_locations_their_time_zone(tmp_path):
     """Locations placed before 0015 get the time zone of their point ("open now" needs it);
     one not on the map stays without."""
     from sqlalchemy import text
 
     app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
-    at = {"at": "2026-01-01 00:00:00"}
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="0014")
         with db.engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO users (id, email, password_hash, role, email_confirmed_at,"
-                " is_active, created_at, updated_at) VALUES (1, 'a@example.com', 'x',"
-                " 'practitioner', :at, 1, :at, :at)"), at)
-            conn.execute(text(
-                "INSERT INTO practitioners (id, user_id, slug, full_name, post_nominals,"
-                " licence_number, bio, phone, public_email, website, booking_url,"
-                " accepting_new_patients, insurance_notes, is_demo, version, created_at,"
-                " updated_at) VALUES (1, 1, 'a', 'A', '', '', '', '', '', '', '', 1, '', 0, 1,"
-                " :at, :at)"), at)
-            conn.execute(text(
-                "INSERT INTO practice_locations (id, practitioner_id, clinic_name, street,"
-                " city, region, postcode, country, lat, lng, wheelchair_accessible, created_at,"
-                " updated_at) VALUES (:id, 1, 'C', '', 'T', '', '', :country, :lat, :lng, 0,"
-                " :at, :at)"),
-                [at | {"id": 1, "country": "AU", "lat": -33.8688, "lng": 151.2093},
-                 at | {"id": 2, "country": "US", "lat": 39.7392, "lng": -104.9903},
-                 at | {"id": 3, "country": "AU", "lat": -33.8688, "lng": 151.2093},
-                 at | {"id": 4, "country": "IE", "lat": None, "lng": None}])
+            insert_an_old_practitioner(conn, [
+                {"id": 1, "country": "AU", "lat": -33.8688, "lng": 151.2093},
+                {"id": 2, "country": "US", "lat": 39.7392, "lng": -104.9903},
+                {"id": 3, "country": "AU", "lat": -33.8688, "lng": 151.2093},
+                {"id": 4, "country": "IE", "lat": None, "lng": None}])
         upgrade(directory=MIGRATIONS)
         with db.engine.connect() as conn:
             zones = conn.execute(text(

@@ -311,31 +311,17 @@ def test_the_migration_fills_the_rtree_from_existing_locations(tmp_path):
 
     from directory import PACKAGE, create_app
     from tests.conftest import base_config
+    from tests.test_migrations import insert_an_old_practitioner
 
     migrations = str(PACKAGE / "migrations")
     app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
-    at = {"at": "2026-01-01 00:00:00"}
     with app.app_context():
         upgrade(directory=migrations, revision="0017")
         with db.engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO users (id, email, password_hash, role, email_confirmed_at,"
-                " is_active, created_at, updated_at) VALUES (1, 'a@example.com', 'x',"
-                " 'practitioner', :at, 1, :at, :at)"), at)
-            conn.execute(text(
-                "INSERT INTO practitioners (id, user_id, slug, full_name, post_nominals,"
-                " licence_number, bio, phone, public_email, website, booking_url,"
-                " accepting_new_patients, insurance_notes, is_demo, version, created_at,"
-                " updated_at) VALUES (1, 1, 'a', 'A', '', '', '', '', '', '', '', 1, '', 0, 1,"
-                " :at, :at)"), at)
-            conn.execute(text(
-                "INSERT INTO practice_locations (id, practitioner_id, clinic_name, street,"
-                " city, region, postcode, country, lat, lng, wheelchair_accessible, created_at,"
-                " updated_at) VALUES (:id, 1, 'C', '', 'T', '', '', 'US', :lat, :lng, 0,"
-                " :at, :at)"),
-                [at | {"id": 1, "lat": 39.7392, "lng": -104.9903},
-                 at | {"id": 2, "lat": -17.8, "lng": 179.99},
-                 at | {"id": 3, "lat": None, "lng": None}])
+            insert_an_old_practitioner(conn, [
+                {"id": 1, "country": "US", "lat": 39.7392, "lng": -104.9903},
+                {"id": 2, "country": "US", "lat": -17.8, "lng": 179.99},
+                {"id": 3, "country": "US", "lat": None, "lng": None}])
         upgrade(directory=migrations)
         with db.engine.connect() as conn:
             assert rtree.stale_entries(conn) == []
