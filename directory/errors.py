@@ -35,6 +35,9 @@ STORAGE_UNAVAILABLE = ("Files cannot be read or stored at the moment. Nothing wa
 
 
 UNTRUSTED_HOST = "This site does not answer to that address."
+# The JSON APIs, whose errors (an unknown address, a refused method, a rate limit) are the API's
+# JSON error, not a page: the directory's own and the HSDS feed (FHIR answers OperationOutcomes).
+JSON_ERROR_PATHS = ("/api/", "/hsds/")
 
 
 def _render(code: int, message: str):
@@ -48,7 +51,7 @@ def _render(code: int, message: str):
         response = jsonify(for_status(code, message))
         response.mimetype = FHIR_JSON
         return response, code
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_ERROR_PATHS) or request.path == "/hsds":
         return jsonify(error={"code": CODES.get(code, "error"), "message": message,
                               "field": None}), code
     return render_template("errors/error.html", code=code, message=message), code

@@ -234,6 +234,17 @@ def test_unknown_ids_are_json_404s(client, denver, path):
     assert response.get_json()["error"]["code"] == "not_found"
 
 
+def test_errors_outside_the_views_are_json_too(client):
+    """An unknown address and a refused method under /hsds answer the API's JSON error, as a
+    client of the feed reads it, not an HTML page."""
+    for method, path, status in (("GET", "/hsds/no-such-thing", 404),
+                                 ("POST", "/hsds/services", 405)):
+        response = client.open(path, method=method)
+        assert response.status_code == status
+        assert response.mimetype == "application/json"
+        assert response.get_json()["error"]["message"]
+
+
 def test_near_a_postcode_equals_the_sites_location_search(client, denver):
     for proximity in (1_000, 5_000, 50_000):
         body = client.get(f"/hsds/service_at_locations?postcode=80202&proximity={proximity}"
